@@ -1,0 +1,97 @@
+"""Compile cshim/: the cffi extension (minictr._native._shim) and the shim
+programs (minictr/_native/bin/*). Called by the in-tree build backend, so a
+plain `pip install .` builds everything; also runnable by hand:
+`python cshim/build.py` (needs cffi, gcc, libseccomp-dev)."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+NATIVE = ROOT / "minictr" / "_native"
+
+# C files linked into the cffi module: the spawn path (runs between fork and exec).
+MODULE_SOURCES = ["spawn.c", "stage_init.c", "rootfs.c", "devices.c", "identity.c",
+                  "console.c", "explain.c", "sync.c", "hooks.c"]
+# Separate programs installed inside the package: name -> sources.
+PROGRAMS: dict[str, list[str]] = {}
+
+CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE", "-std=gnu11"]
+
+# libseccomp entry points Python uses to compile linux.seccomp into BPF.
+SECCOMP_CDEF = """
+typedef void *scmp_filter_ctx;
+struct scmp_arg_cmp { unsigned int arg; int op; uint64_t datum_a; uint64_t datum_b; };
+scmp_filter_ctx seccomp_init(uint32_t def_action);
+void seccomp_release(scmp_filter_ctx ctx);
+int seccomp_arch_add(scmp_filter_ctx ctx, uint32_t arch_token);
+int seccomp_arch_remove(scmp_filter_ctx ctx, uint32_t arch_token);
+int seccomp_arch_exist(const scmp_filter_ctx ctx, uint32_t arch_token);
+uint32_t seccomp_arch_resolve_name(const char *arch_name);
+uint32_t seccomp_arch_native(void);
+int seccomp_syscall_resolve_name(const char *name);
+int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall,
+                           unsigned int arg_cnt, const struct scmp_arg_cmp *arg_array);
+int seccomp_attr_set(scmp_filter_ctx ctx, int attr, uint32_t value);
+int seccomp_export_bpf(const scmp_filter_ctx ctx, int fd);
+"""
+
+# Small syscall helpers the Python side needs and the stdlib lacks.
+MISC_CDEF = """
+int mc_set_child_subreaper(void);
+int mc_close_range_cloexec(unsigned int first);
+"""
+
+
+def plan_cdef() -> str:
+    """plan.h without preprocessor lines, which cffi's cdef cannot parse."""
+    text = (HERE / "plan.h").read_text()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+def make_ffibuilder():
+    from cffi import FFI
+    ffi = FFI()
+    ffi.cdef("typedef int... pid_t; typedef int... uid_t; typedef int... gid_t;\n"
+             + plan_cdef() + SECCOMP_CDEF + MISC_CDEF)
+    ffi.set_source(
+        "minictr._native._shim",
+        '#include "plan.h"\n#include <seccomp.h>\n'
+        "int mc_set_child_subreaper(void);\nint mc_close_range_cloexec(unsigned int first);\n",
+        sources=[str(HERE / s) for s in MODULE_SOURCES],
+        include_dirs=[str(HERE)],
+        libraries=["seccomp"],
+        extra_compile_args=CFLAGS,
+    )
+    return ffi
+
+
+def build_programs() -> None:
+    bindir = NATIVE / "bin"
+    bindir.mkdir(parents=True, exist_ok=True)
+    cc = os.environ.get("CC", "cc")
+    for name, sources in PROGRAMS.items():
+        out = bindir / name
+        cmd = [cc, *CFLAGS, "-I", str(HERE), "-o", str(out), *[str(HERE / s) for s in sources]]
+        subprocess.run(cmd, check=True)
+
+
+def build() -> None:
+    NATIVE.mkdir(parents=True, exist_ok=True)
+    tmp = HERE / "_build"
+    tmp.mkdir(exist_ok=True)
+    ffi = make_ffibuilder()
+    so = ffi.compile(tmpdir=str(tmp), verbose=False)
+    # cffi writes the module below tmpdir, following the dotted name.
+    produced = Path(so)
+    target = NATIVE / produced.name
+    os.replace(produced, target)
+    build_programs()
+
+
+if __name__ == "__main__":
+    build()
+    print("built", file=sys.stderr)

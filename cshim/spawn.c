@@ -1,0 +1,189 @@
+/*
+ * spawn.c: stage 1 of starting a container process.
+ *
+ * The Python parent calls mc_spawn(). We fork stage 1, which joins the
+ * namespaces given by path, creates the user namespace (so the parent can
+ * write its id maps), waits for the parent to place it in its cgroups, then
+ * unshares the other new namespaces and forks the container's process
+ * (stage 2, stage_init.c). A fork is needed after a new or joined pid
+ * namespace: only children enter it. Stage 1 reports the child's pid and exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+static const char *ns_name(int type)
+{
+    switch (type) {
+    case CLONE_NEWUSER: return "user";
+    case CLONE_NEWNS: return "mount";
+    case CLONE_NEWPID: return "pid";
+    case CLONE_NEWNET: return "network";
+    case CLONE_NEWUTS: return "uts";
+    case CLONE_NEWIPC: return "ipc";
+    case CLONE_NEWCGROUP: return "cgroup";
+#ifdef CLONE_NEWTIME
+    case CLONE_NEWTIME: return "time";
+#endif
+    }
+    return "?";
+}
+
+static const char *ns_why(int type)
+{
+    switch (type) {
+    case CLONE_NEWUSER: return "own uids/gids, mapped to the host's";
+    case CLONE_NEWNS: return "own mount table";
+    case CLONE_NEWPID: return "own process ids, the container's process becomes pid 1";
+    case CLONE_NEWNET: return "own network stack (only lo until a veth is added)";
+    case CLONE_NEWUTS: return "own hostname";
+    case CLONE_NEWIPC: return "own SysV IPC and POSIX message queues";
+    case CLONE_NEWCGROUP: return "/proc/self/cgroup shows the container's cgroup as /";
+    }
+    return "";
+}
+
+/* Namespaces are joined in this order (runc's): user first so that the
+ * joined ones are owned by it, mount last among the usual ones. */
+static const int join_order[] = {
+    CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET,
+    CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWCGROUP,
+#ifdef CLONE_NEWTIME
+    CLONE_NEWTIME,
+#endif
+};
+
+static int join_namespaces(const struct mc_plan *plan)
+{
+    for (size_t o = 0; o < sizeof(join_order) / sizeof(join_order[0]); o++) {
+        for (int i = 0; i < plan->ns_count; i++) {
+            const struct mc_namespace *ns = &plan->namespaces[i];
+            if (ns->type != join_order[o] || !ns->path)
+                continue;
+            int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                return mc_fail("open %s namespace %s", ns_name(ns->type), ns->path);
+            mc_explain("setns", "join %s namespace %s", ns_name(ns->type), ns->path);
+            if (setns(fd, ns->type) < 0) {
+                close(fd);
+                return mc_fail("setns %s namespace %s", ns_name(ns->type), ns->path);
+            }
+            close(fd);
+        }
+    }
+    return 0;
+}
+
+static int wants_new(const struct mc_plan *plan, int type)
+{
+    for (int i = 0; i < plan->ns_count; i++)
+        if (plan->namespaces[i].type == type && !plan->namespaces[i].path)
+            return 1;
+    return 0;
+}
+
+static void explain_unshare(int flags)
+{
+    static const int order[] = { CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
+                                 CLONE_NEWCGROUP, CLONE_NEWPID };
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (flags & order[i]) {
+            char step[64];
+            snprintf(step, sizeof(step), "unshare(CLONE_NEW%s)",
+                     order[i] == CLONE_NEWNS ? "NS" : order[i] == CLONE_NEWUTS ? "UTS"
+                     : order[i] == CLONE_NEWIPC ? "IPC" : order[i] == CLONE_NEWNET ? "NET"
+                     : order[i] == CLONE_NEWCGROUP ? "CGROUP" : "PID");
+            mc_explain(step, "%s", ns_why(order[i]));
+        }
+}
+
+static void stage1(const struct mc_plan *plan) __attribute__((noreturn));
+static void stage1(const struct mc_plan *plan)
+{
+    int flags = 0;
+    pid_t child;
+
+    if (join_namespaces(plan) < 0)
+        mc_die();
+
+    if (wants_new(plan, CLONE_NEWUSER)) {
+        mc_explain("unshare(CLONE_NEWUSER)", "%s", ns_why(CLONE_NEWUSER));
+        if (unshare(CLONE_NEWUSER) < 0) {
+            mc_fail("unshare user namespace");
+            mc_die();
+        }
+    }
+    /* The parent now puts us into the container's cgroups (so that a new
+     * cgroup namespace is rooted there) and writes uid/gid maps. */
+    if (mc_sync_send(MC_SYNC_STAGE1_READY, getpid(), 0, NULL) < 0 || mc_sync_wait(MC_SYNC_STAGE1_GO) < 0)
+        mc_die();
+    if (wants_new(plan, CLONE_NEWUSER) || plan->wait_for_userns_maps) {
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+            mc_fail("become root in the user namespace");
+            mc_die();
+        }
+    }
+
+    static const int unshare_types[] = { CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
+                                         CLONE_NEWCGROUP, CLONE_NEWPID };
+    for (size_t i = 0; i < sizeof(unshare_types) / sizeof(unshare_types[0]); i++)
+        if (wants_new(plan, unshare_types[i]))
+            flags |= unshare_types[i];
+    if (flags) {
+        explain_unshare(flags);
+        if (unshare(flags) < 0) {
+            mc_fail("unshare namespaces (flags 0x%x)", flags);
+            mc_die();
+        }
+    }
+
+    /* fork, not clone with a new stack: simpler, and the child gets a copy of
+     * our (already namespaced) state. In a new pid namespace it is pid 1. */
+    child = fork();
+    if (child < 0) {
+        mc_fail("fork the container process");
+        mc_die();
+    }
+    if (child == 0)
+        mc_stage_init(plan);
+    mc_sync_send(MC_SYNC_INIT_PID, child, 0, NULL);
+    _exit(0);
+}
+
+pid_t mc_spawn(const struct mc_plan *plan, int sync_fd)
+{
+    pid_t pid;
+    fflush(NULL);
+    pid = fork();
+    if (pid != 0)
+        return pid;
+    /* stage 1: only C from here on; never return into Python. */
+    mc_sync_fd = sync_fd;
+    mc_explain_fd = plan->explain_fd;
+    /* Reset signal dispositions Python installed (SIGINT handler, SIGPIPE ignored). */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    stage1(plan);
+}
+
+int mc_set_child_subreaper(void)
+{
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+int mc_close_range_cloexec(unsigned int first)
+{
+    return syscall(SYS_close_range, first, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+}
