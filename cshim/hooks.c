@@ -4,6 +4,7 @@
  * to each hook's stdin; a failing hook stops the container.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,11 +64,26 @@ static int run_hook(const struct mc_hook *h, const char *state)
     return 0;
 }
 
+static char hook_state[65536];
+
+int mc_load_hook_state(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return mc_fail("open hook state %s", path);
+    ssize_t n = read(fd, hook_state, sizeof(hook_state) - 1);
+    close(fd);
+    if (n < 0)
+        return mc_fail("read hook state %s", path);
+    hook_state[n] = '\0';
+    return 0;
+}
+
 int mc_run_start_hooks(const struct mc_plan *plan)
 {
     for (int i = 0; i < plan->start_hook_count; i++) {
         mc_explain("fork+execve hook", "startContainer hook %s, inside the container", plan->start_hooks[i].path);
-        if (run_hook(&plan->start_hooks[i], plan->state_json ? plan->state_json : "{}") < 0)
+        if (run_hook(&plan->start_hooks[i], hook_state) < 0)
             return -1;
     }
     return 0;

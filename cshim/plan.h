@@ -131,7 +131,7 @@ struct mc_plan {
     int preserve_fds;           /* keep fds 3 .. 3+n-1 open across execve */
     int start_hook_count;       /* startContainer hooks, run by init after start */
     const struct mc_hook *start_hooks;
-    const char *state_json;     /* given to hooks on stdin */
+    const char *state_json;     /* file with the state JSON for hooks' stdin, read before pivot_root */
     int explain_fd;             /* -1: silent; else one line per kernel step */
 };
 

@@ -47,6 +47,7 @@ int mc_finalize_identity(const struct mc_plan *plan);
 int mc_setup_console(const struct mc_plan *plan);
 
 /* hooks.c */
+int mc_load_hook_state(const char *path);
 int mc_run_start_hooks(const struct mc_plan *plan);
 
 #endif

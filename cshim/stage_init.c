@@ -110,6 +110,9 @@ void mc_stage_init(const struct mc_plan *plan)
             if (mc_sync_send(MC_SYNC_HOOKS, 0, 0, NULL) < 0 || mc_sync_wait(MC_SYNC_HOOKS_DONE) < 0)
                 mc_die();
         }
+        /* the state (with our host pid) exists now; read it while the host is still visible */
+        if (plan->start_hook_count > 0 && mc_load_hook_state(plan->state_json) < 0)
+            mc_die();
         if (mc_pivot_root(plan) < 0)
             mc_die();
     }

@@ -1,0 +1,156 @@
+"""Per-container state under the runtime's --root, as runc keeps /run/runc.
+
+<root>/<id>/state.json   what later verbs need (pid, its start time, bundle, cgroups, hooks)
+<root>/<id>/exec.fifo    exists between create and start: the init blocks on it
+<root>/<id>/lock         flock(2) serializes verbs on one container
+The status is never stored: it is read from the kernel each time.
+"""
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from minictr.runtime.errors import ContainerNotFound, RuntimeFailure
+
+DEFAULT_ROOT = "/run/minictr-runtime"
+_ID_RE = re.compile(r"^[\w+\-.]+$")
+
+
+def validate_id(container_id: str) -> None:
+    if not container_id or not _ID_RE.match(container_id) or container_id in (".", ".."):
+        raise RuntimeFailure(f"invalid container id format: {container_id!r}")
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def proc_start_time(pid: int) -> str | None:
+    """Field 22 of /proc/pid/stat: tells a live pid from a reused one."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2:].split()
+    return fields[19].decode()
+
+
+def proc_alive(pid: int, start_time: str | None) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    fields = data[data.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return False
+    return start_time is None or fields[19].decode() == start_time
+
+
+@dataclass
+class ContainerState:
+    id: str
+    pid: int
+    bundle: str
+    rootfs: str
+    created: str
+    init_start_time: str | None
+    config_path: str
+    annotations: dict = field(default_factory=dict)
+    cgroup: dict = field(default_factory=dict)
+    hooks: dict = field(default_factory=dict)      # poststart/poststop as config JSON
+    namespaces: list = field(default_factory=list)  # [{"type", "path"}] as in config
+    process: dict = field(default_factory=dict)     # the init's process, defaults for exec
+    seccomp: dict | None = None
+    owner: str = ""
+    started: bool = False
+
+
+class StateStore:
+    def __init__(self, root: str | None):
+        self.root = Path(root or DEFAULT_ROOT)
+
+    def dir(self, container_id: str) -> Path:
+        validate_id(container_id)
+        return self.root / container_id
+
+    def reserve(self, container_id: str) -> Path:
+        """mkdir is the atomic claim on an id: a second create with it fails."""
+        d = self.dir(container_id)
+        self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        try:
+            d.mkdir(mode=0o711)
+        except FileExistsError:
+            raise RuntimeFailure(f"container with id exists: {container_id}") from None
+        return d
+
+    def lock(self, container_id: str) -> int:
+        """Hold an exclusive lock on the container's dir; released at close."""
+        d = self.dir(container_id)
+        try:
+            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ContainerNotFound(container_id) from None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    def save(self, state: ContainerState) -> None:
+        d = self.dir(state.id)
+        tmp = d / "state.json.tmp"
+        tmp.write_text(json.dumps(asdict(state)))
+        os.replace(tmp, d / "state.json")
+
+    def load(self, container_id: str) -> ContainerState:
+        path = self.dir(container_id) / "state.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ContainerNotFound(container_id) from None
+        except (OSError, ValueError) as e:
+            raise RuntimeFailure(f"{path}: unreadable state ({e})") from None
+        return ContainerState(**data)
+
+    def ids(self) -> list[str]:
+        try:
+            return sorted(p.name for p in self.root.iterdir() if (p / "state.json").exists())
+        except FileNotFoundError:
+            return []
+
+    def fifo_path(self, container_id: str) -> Path:
+        return self.dir(container_id) / "exec.fifo"
+
+
+def status(store: StateStore, st: ContainerState, cgroup_manager=None) -> str:
+    """created | running | paused | stopped, read from the kernel."""
+    if not st.pid or not proc_alive(st.pid, st.init_start_time):
+        return "stopped"
+    if store.fifo_path(st.id).exists():
+        return "created"
+    if cgroup_manager is not None:
+        try:
+            if cgroup_manager.frozen():
+                return "paused"
+        except OSError:
+            pass
+    return "running"
+
+
+def oci_state(st: ContainerState, status_: str) -> dict:
+    """The spec's state JSON (runtime.md), plus runc's extra fields."""
+    return {
+        "ociVersion": "1.0.2-dev",
+        "id": st.id,
+        "pid": st.pid if status_ != "stopped" else 0,
+        "status": status_,
+        "bundle": st.bundle,
+        "rootfs": st.rootfs,
+        "created": st.created,
+        "owner": st.owner,
+        "annotations": st.annotations or {},
+    }
