@@ -28,11 +28,6 @@ def unpack_busybox(rootfs: Path) -> None:
 
 def runc_default_spec() -> dict:
     """The config `runc spec` writes, which is the reference for the defaults."""
-    return json.loads(subprocess.run(["runc", "spec", "--bundle", "/dev/null/x"], capture_output=True,
-                                     text=True).stdout or "{}") or _spec_via_tmp()
-
-
-def _spec_via_tmp() -> dict:
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         subprocess.run(["runc", "spec", "-b", d], check=True)
