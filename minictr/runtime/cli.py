@@ -184,7 +184,7 @@ def _features() -> dict:
 
 
 def dispatch(a, store) -> int:
-    from minictr.runtime import control, lifecycle, processes
+    from minictr.runtime import lifecycle
 
     if a.verb == "spec":
         from minictr.runtime.default_spec import default_spec
@@ -199,6 +199,7 @@ def dispatch(a, store) -> int:
                          no_pivot=a.no_pivot)
         return 0
     if a.verb == "run":
+        from minictr.runtime import processes
         return processes.run(store, a.id, a.bundle, a.detach, a.pid_file, a.console_socket,
                              preserve_fds=a.preserve_fds, no_pivot=a.no_pivot, keep=a.keep)
     if a.verb == "start":
@@ -214,6 +215,7 @@ def dispatch(a, store) -> int:
         lifecycle.delete(store, a.id, a.force)
         return 0
     if a.verb == "exec":
+        from minictr.runtime import processes
         if a.process:
             process = processes.load_process_file(a.process)
         else:
@@ -225,6 +227,7 @@ def dispatch(a, store) -> int:
                                                   a.no_new_privs, a.additional_gids)
         return processes.exec_process(store, a.id, process, a.detach, a.pid_file, a.console_socket,
                                       a.preserve_fds)
+    from minictr.runtime import control
     if a.verb == "list":
         items = control.list_containers(store)
         if a.quiet:

@@ -71,15 +71,19 @@ def events(store: StateStore, container_id: str, interval: float, only_stats: bo
     st, mgr, _ = _open(store, container_id)
     ooms = mgr.oom_kill_count()
     deadline = time.monotonic()
-    while status(store, st, mgr) != "stopped":
+    while True:
+        running = status(store, st, mgr) != "stopped"
+        # checked once more after the stop: an OOM kill is usually what stopped it
         count = mgr.oom_kill_count()
         if count > ooms:
             emit({"type": "oom", "id": container_id})
             ooms = count
+        if not running:
+            return
         if time.monotonic() >= deadline:
             emit({"type": "stats", "id": container_id, "data": mgr.stats()})
             deadline = time.monotonic() + interval
-        time.sleep(min(0.2, interval))
+        time.sleep(min(0.1, interval))
 
 
 def update(store: StateStore, container_id: str, resources: dict) -> None:

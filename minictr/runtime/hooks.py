@@ -4,7 +4,6 @@ Each hook gets the state JSON on stdin; a timeout kills it."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 from minictr.runtime import explain
 from minictr.runtime.errors import RuntimeFailure
@@ -12,6 +11,7 @@ from minictr.runtime.errors import RuntimeFailure
 
 def run_hooks(kind: str, hooks: list[dict], state: dict) -> None:
     """Raise RuntimeFailure on the first failing hook."""
+    import subprocess  # only when there are hooks: it costs start-up time
     payload = json.dumps(state).encode()
     for i, h in enumerate(hooks):
         path = h["path"]

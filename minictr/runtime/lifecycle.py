@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import shutil
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -90,7 +87,26 @@ def _set_oom_score_adj(pid: int, value: int | None) -> None:
         warn(f"process.oomScoreAdj: {value} refused by the kernel (CAP_SYS_RESOURCE missing); left unchanged")
 
 
+def remove_state_dir(path: Path) -> None:
+    """The state dir is flat (state.json, exec.fifo, hook-state.json):
+    no need for shutil.rmtree and its import cost."""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+
+
 def _connect_console(path: str) -> int:
+    import socket
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
@@ -102,11 +118,11 @@ def _connect_console(path: str) -> int:
 
 def create(store: StateStore, container_id: str, bundle: str, pid_file: str | None = None,
            console_socket: str | None = None, console_fd: int = -1, preserve_fds: int = 0,
-           no_pivot: bool = False) -> ContainerState:
+           no_pivot: bool = False, config: Config | None = None) -> ContainerState:
     """Everything is checked before anything is made; on any failure after
     that, everything made so far is removed again."""
     bundle_path = Path(bundle).resolve()
-    config = load_bundle_config(bundle_path)
+    config = config or load_bundle_config(bundle_path)
     rootfs = resolve_rootfs(config, bundle_path)
     if config.process is None:
         raise ConfigError("process", "is required to create a container")
@@ -185,7 +201,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
         if made_cgroup:
             _kill_cgroup(mgr)
             _destroy_quietly(mgr)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        remove_state_dir(state_dir)
         raise
     finally:
         for fd in fds:
@@ -230,6 +246,7 @@ def start(store: StateStore, container_id: str) -> None:
                                  else "cannot start an already running container")
         fifo = store.fifo_path(container_id)
         explain.step("open(exec.fifo, O_RDONLY)", "releases the init blocked on the other end; it execs now")
+        import select
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             while True:
@@ -316,7 +333,7 @@ def delete(store: StateStore, container_id: str, force: bool = False) -> None:
             st, mgr = _load(store, container_id)
         except ContainerNotFound:
             # an aborted create left a dir without state: nothing to stop
-            shutil.rmtree(store.dir(container_id), ignore_errors=True)
+            remove_state_dir(store.dir(container_id))
             if force:
                 return
             raise
@@ -345,6 +362,6 @@ def delete(store: StateStore, container_id: str, force: bool = False) -> None:
                 run_hooks("poststop", [h], oci_state(st, "stopped"))
             except RuntimeFailure as e:
                 warn(str(e))
-        shutil.rmtree(store.dir(container_id), ignore_errors=True)
+        remove_state_dir(store.dir(container_id))
     finally:
         os.close(lock)

@@ -25,11 +25,12 @@ def run(store: StateStore, container_id: str, bundle: str, detach: bool = False,
     console_fd = -1
     ours = None
     from minictr.oci.runtime_config import load_bundle_config
-    if console_socket is None and load_bundle_config(bundle).process.terminal:
+    config = load_bundle_config(bundle)
+    if console_socket is None and config.process is not None and config.process.terminal:
         ours, console_fd = foreground.console_pair()
     try:
         st = lifecycle.create(store, container_id, bundle, pid_file, console_socket, console_fd=console_fd,
-                              preserve_fds=preserve_fds, no_pivot=no_pivot)
+                              preserve_fds=preserve_fds, no_pivot=no_pivot, config=config)
     finally:
         if console_fd >= 0:
             os.close(console_fd)
@@ -40,12 +41,24 @@ def run(store: StateStore, container_id: str, bundle: str, detach: bool = False,
             proxy.start()
         lifecycle.start(store, container_id)
         code = foreground.wait_forwarding(st.pid, proxy.master if proxy else None)
+        _report_oom(st)
     finally:
         if proxy is not None:
             proxy.finish()
         if not keep:
             lifecycle.delete(store, container_id, force=True)
     return code
+
+
+def _report_oom(st) -> None:
+    """runc is silent here; a user whose container got 137 wants to know why."""
+    if not st.cgroup:
+        return
+    try:
+        if cgroups.from_state(st.cgroup).oom_kill_count() > 0:
+            lifecycle.warn(f"container {st.id} was OOM-killed: it reached its memory limit")
+    except OSError:
+        pass
 
 
 def process_from_args(base: dict, args: list[str], env: list[str], cwd: str | None, user: str | None,

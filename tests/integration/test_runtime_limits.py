@@ -1,0 +1,76 @@
+"""Acceptance: limits work for real under minictr-runtime. Runs on this
+host's v1 controllers and, marked cgroupv2, inside the unified-v2 VM."""
+import json
+import subprocess
+import threading
+import time
+
+import pytest
+
+from support.bundles import make_bundle, runc_default_spec
+from support.runtimes import cli, leftovers, run_bundle
+
+pytestmark = [pytest.mark.root, pytest.mark.cgroupv2]
+
+
+def _spec(args, resources):
+    spec = runc_default_spec()
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = args
+    spec["linux"]["resources"].update(resources)
+    return spec
+
+
+def test_memory_limit_oom_kills_a_hog(tmp_path, busybox_rootfs):
+    limit = 32 << 20
+    # tail buffers an endless line from /dev/zero: it grows until killed
+    spec = _spec(["tail", "/dev/zero"], {"memory": {"limit": limit, "swap": limit}})
+    bundle = make_bundle(tmp_path / "b", spec, rootfs_src=busybox_rootfs)
+    state = tmp_path / "state"
+    events = []
+
+    def watch():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            st = cli("minictr", state, "state", "oomhog")
+            if st.returncode == 0 and json.loads(st.stdout)["status"] == "running":
+                break
+            time.sleep(0.02)
+        res = cli("minictr", state, "events", "--interval", "100ms", "oomhog", timeout=60)
+        events.extend(json.loads(line) for line in res.stdout.splitlines() if line.strip())
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    res = run_bundle("minictr", state, bundle, "oomhog", timeout=60)
+    watcher.join(60)
+    assert res.returncode == 137, res.stderr
+    assert "OOM-killed" in res.stderr
+    assert any(e["type"] == "oom" for e in events), events
+    assert not leftovers("oomhog")
+
+
+def test_pids_limit_stops_a_fork_bomb(tmp_path, busybox_rootfs):
+    # bounded: 40 attempts, each child sleeps 2 s and exits
+    script = "for i in $(seq 1 40); do sleep 2 & done; echo procs=$(ls /proc | grep -c '^[0-9]'); wait"
+    spec = _spec(["sh", "-c", script], {"pids": {"limit": 10}})
+    bundle = make_bundle(tmp_path / "b", spec, rootfs_src=busybox_rootfs)
+    res = run_bundle("minictr", tmp_path / "state", bundle, "forkbomb", timeout=60)
+    assert "fork" in res.stderr, res.stderr
+    procs = int(res.stdout.split("procs=")[1].split()[0])
+    assert procs <= 10, res.stdout
+
+
+def test_cpu_quota_throttles(tmp_path, busybox_rootfs):
+    # 0.2 CPU; spin 2 s of wall time; cpu.stat must show throttling and the
+    # usage must stay well under the wall time
+    script = ("timeout 2 sh -c 'while :; do :; done'; "
+              "if [ -f /sys/fs/cgroup/cpu.stat ]; then cat /sys/fs/cgroup/cpu.stat; "
+              "else cat /sys/fs/cgroup/cpu/cpu.stat; echo usage_ns $(cat /sys/fs/cgroup/cpuacct/cpuacct.usage); fi")
+    spec = _spec(["sh", "-c", script], {"cpu": {"quota": 20000, "period": 100000}})
+    bundle = make_bundle(tmp_path / "b", spec, rootfs_src=busybox_rootfs)
+    res = run_bundle("minictr", tmp_path / "state", bundle, "cpuquota", timeout=60)
+    assert res.returncode in (0, 124, 143), res.stderr
+    stat = dict(line.split() for line in res.stdout.splitlines() if len(line.split()) == 2)
+    assert int(stat["nr_throttled"]) > 0, res.stdout
+    used_s = int(stat["usage_usec"]) / 1e6 if "usage_usec" in stat else int(stat["usage_ns"]) / 1e9
+    assert used_s < 1.0, f"used {used_s:.2f}s of CPU in 2s of wall time at a 0.2 CPU quota"
