@@ -41,9 +41,9 @@ def write_pid_file(path: str | None, pid: int) -> None:
 
 
 def _cgroup_mount_steps(mgr, cgroupns: bool):
-    def expand(options: list[str]) -> list[MountStep]:
+    def expand(destination: str, options: list[str]) -> list[MountStep]:
         steps = []
-        for m in mgr.mounts_for_container(cgroupns, options):
+        for m in mgr.mounts_for_container(cgroupns, destination, options):
             opts = mo.parse(m.get("flags", []))
             if m.get("bind"):
                 steps.append(MountStep(m["source"], m["destination"], "bind", "", opts.flags | mo.MS_BIND,
@@ -133,6 +133,9 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
     store.dir(container_id)  # validates the id before any work
     if (store.dir(container_id) / "state.json").exists():
         raise RuntimeFailure(f"container with id exists: {container_id}")
+    resources = dict(config.linux.resources)
+    resources["devices"] = devmod.cgroup_rules(resources.get("devices") or [], config.linux.devices)
+    limits = cgroups.parse_limits(resources)
     mgr = cgroups.open_manager(config.linux.cgroups_path, container_id)
     new_cgroupns = any(ns.type == "cgroup" and ns.path is None for ns in config.linux.namespaces)
     plan = plan_container(config, bundle_path, rootfs, _cgroup_mount_steps(mgr, new_cgroupns))
@@ -159,12 +162,10 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
             fds.append(plan.console_fd)
         elif console_fd >= 0:
             plan.console_fd = console_fd
-        explain.step("mkdir cgroup", f"{mgr.describe() if hasattr(mgr, 'describe') else config.linux.cgroups_path}")
+        explain.step("mkdir cgroup", f"{mgr.describe()}: limits and accounting for the container")
         mgr.create()
         made_cgroup = True
-        resources = dict(config.linux.resources)
-        resources["devices"] = devmod.cgroup_rules(resources.get("devices") or [], config.linux.devices)
-        mgr.apply(resources)
+        mgr.apply(limits)
         hook_state_file = state_dir / "hook-state.json"
         plan.state_json = str(hook_state_file)
         created = now_rfc3339()

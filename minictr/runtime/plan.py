@@ -149,7 +149,8 @@ def plan_process(plan: Plan, process: Process, seccomp: dict | None) -> None:
     plan.cap_last = capabilities.last_cap()
     if process.capabilities is not None:
         plan.set_caps = True
-        plan.caps = {kind: capabilities.mask(process.capabilities.get(kind, []), f"process.capabilities.{kind}")
+        plan.caps = {kind: capabilities.mask(process.capabilities.get(kind, []), f"process.capabilities.{kind}",
+                                                  plan.warnings)
                      for kind in ("bounding", "effective", "permitted", "inheritable", "ambient")}
     if seccomp:
         from minictr.runtime import seccomp as seccomp_mod
@@ -162,13 +163,13 @@ def _mount_dest(dest: str) -> str:
 
 def plan_mounts(config: Config, bundle: Path, cgroup_mounts) -> list[MountStep]:
     """config.mounts as mount steps; the cgroup mount is expanded by the
-    cgroup manager into what this host needs (`cgroup_mounts(options)`)."""
+    cgroup manager into what this host needs (`cgroup_mounts(dest, options)`)."""
     steps: list[MountStep] = []
     for i, m in enumerate(config.mounts):
         opts = mo.parse(m.options)
         dest = _mount_dest(m.destination)
         if m.type in ("cgroup", "cgroup2") and not opts.is_bind:
-            steps.extend(cgroup_mounts(m.options))
+            steps.extend(cgroup_mounts(dest, m.options))
             continue
         if opts.is_bind or m.type == "bind":
             source = m.source if m.source.startswith("/") else str(bundle / m.source)

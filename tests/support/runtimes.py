@@ -29,7 +29,16 @@ def run_bundle(which: str, root: Path, bundle: Path, container_id: str, timeout:
 
 
 def cli(which: str, root: Path, *args: str, timeout: float = 30, check: bool = False) -> subprocess.CompletedProcess:
-    res = subprocess.run(runtime_cmd(which, root) + list(args), capture_output=True, text=True, timeout=timeout)
+    """Output goes to files, not pipes: after `create` the container's init
+    keeps the runtime's stdio open, so reading a pipe to EOF would wait for
+    the container to exit."""
+    import tempfile
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.run(runtime_cmd(which, root) + list(args), stdout=out, stderr=err,
+                              stdin=subprocess.DEVNULL, timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        res = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
     if check and res.returncode != 0:
         raise AssertionError(f"{which} {' '.join(args)} failed ({res.returncode}): {res.stderr}")
     return res

@@ -1,0 +1,114 @@
+"""Reading and writing cgroup control files, and making and removing cgroup
+directories, with the explain trace and errors that name the setting."""
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from minictr.runtime import explain
+from minictr.runtime.errors import RuntimeFailure
+
+
+class CgroupError(RuntimeFailure):
+    """A cgroup operation failed; the message names the file and the setting."""
+
+
+def write(directory: str, name: str, value, setting: str = "") -> None:
+    path = os.path.join(directory, name)
+    explain.step(f"write {path}", f"{value}" + (f" ({setting})" if setting else ""))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise CgroupError(f"{setting or name}: {path} does not exist (controller not available here?)") from None
+    try:
+        os.write(fd, str(value).encode())
+    except OSError as e:
+        raise CgroupError(f"{setting or name}: writing {value!r} to {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def read(directory: str, name: str) -> str:
+    with open(os.path.join(directory, name)) as f:
+        return f.read()
+
+
+def read_int(directory: str, name: str, default: int = 0) -> int:
+    try:
+        return int(read(directory, name).split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+def read_keyed(directory: str, name: str) -> dict[str, int]:
+    """Flat keyed files: 'key value' per line (memory.events, cpu.stat, ...)."""
+    out = {}
+    try:
+        for line in read(directory, name).splitlines():
+            key, _, value = line.partition(" ")
+            try:
+                out[key] = int(value)
+            except ValueError:
+                pass
+    except OSError:
+        pass
+    return out
+
+
+def make_dirs(path: str) -> list[str]:
+    """mkdir -p; returns the directories it made, top first, so only those
+    are removed again."""
+    made = []
+    missing = []
+    p = path
+    while not os.path.isdir(p):
+        missing.append(p)
+        p = os.path.dirname(p)
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o755)
+            made.append(d)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise CgroupError(f"cannot create cgroup {d}: {e.strerror}") from None
+    return made
+
+
+def remove_dirs(dirs: list[str], timeout: float = 2.0) -> None:
+    """rmdir deepest first; a cgroup whose last task just died can be busy
+    for a moment. Parents someone else now uses are left alone."""
+    for d in sorted(set(dirs), key=lambda p: p.count("/"), reverse=True):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as e:
+                if e.errno == errno.EBUSY and time.monotonic() < deadline and not _has_children(d):
+                    time.sleep(0.01)
+                    continue
+                if e.errno in (errno.EBUSY, errno.ENOTEMPTY) and _has_children(d):
+                    break  # a parent another container still uses
+                raise CgroupError(f"cannot remove cgroup {d}: {e.strerror}") from None
+
+
+def _has_children(d: str) -> bool:
+    try:
+        return any(e.is_dir() for e in os.scandir(d))
+    except OSError:
+        return False
+
+
+def procs(directory: str) -> list[int]:
+    """Every pid in the cgroup and below it."""
+    out = []
+    for dirpath, _dirs, _files in os.walk(directory):
+        try:
+            out += [int(x) for x in read(dirpath, "cgroup.procs").split()]
+        except (OSError, ValueError):
+            pass
+    return out
