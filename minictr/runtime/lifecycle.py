@@ -76,6 +76,16 @@ def _write_id_maps(pid: int, config: Config) -> None:
             f.write(text)
 
 
+def _host_root(config: Config) -> tuple[int, int]:
+    """The host ids of the container's root, as uid/gid maps place it."""
+    def host(mappings) -> int:
+        for m in mappings or []:
+            if m.container_id <= 0 < m.container_id + m.size:
+                return m.host_id - m.container_id
+        return 0
+    return host(config.linux.uid_mappings), host(config.linux.gid_mappings)
+
+
 def _set_oom_score_adj(pid: int, value: int | None) -> None:
     if value is None:
         return
@@ -155,6 +165,10 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
     try:
         fifo = state_dir / "exec.fifo"
         os.mkfifo(fifo, 0o622)
+        os.chmod(fifo, 0o622)  # not narrowed by the umask
+        uid, gid = _host_root(config)
+        if (uid, gid) != (0, 0):
+            os.chown(fifo, uid, gid)  # the init opens it as the container's root
         plan.exec_fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         fds.append(plan.exec_fifo_fd)
         if console_socket is not None:

@@ -64,7 +64,7 @@ def test_oom_kill_is_an_event(tmp_path, busybox_rootfs):
 def test_pids_limit_stops_a_fork_bomb(tmp_path, busybox_rootfs):
     # bounded: 40 attempts, each child sleeps 2 s and exits
     # the count is read with shell builtins only: no fork is left to spare
-    script = ("for i in $(seq 1 40); do sleep 2 & done; "
+    script = ("(for i in $(seq 1 40); do sleep 2 & done); "
               "for f in /sys/fs/cgroup/pids.current /sys/fs/cgroup/pids/pids.current; do "
               "[ -f $f ] && read n < $f && echo procs=$n; done; wait")
     spec = _spec(["sh", "-c", script], {"pids": {"limit": 10}})

@@ -3,10 +3,14 @@ console socket, pause/resume, ps, the user namespace, rlimit clamping,
 sysctls, preserved fds and --explain."""
 import array
 import json
+import tempfile
+import shutil
 import os
 import socket
 import subprocess
 import time
+
+from pathlib import Path
 
 import pytest
 
@@ -54,7 +58,8 @@ def test_exec_exit_code_and_missing_program(sleeper):
 
 def test_exec_process_file_detached_with_pid_file(sleeper, tmp_path):
     state, cid = sleeper
-    proc = _spec(["sh", "-c", "echo detached > /tmp/marker; sleep 2"])["process"]
+    # /dev/shm: the default spec's root is read-only
+    proc = _spec(["sh", "-c", "echo detached > /dev/shm/marker; sleep 2"])["process"]
     (tmp_path / "p.json").write_text(json.dumps(proc))
     pidfile = tmp_path / "exec.pid"
     res = cli("minictr", state, "exec", "--process", str(tmp_path / "p.json"), "--detach", "--pid-file",
@@ -62,7 +67,10 @@ def test_exec_process_file_detached_with_pid_file(sleeper, tmp_path):
     assert res.returncode == 0, res.stderr
     pid = int(pidfile.read_text())
     assert os.path.exists(f"/proc/{pid}")
-    assert cli("minictr", state, "exec", cid, "cat", "/tmp/marker").stdout == "detached\n"
+    deadline = time.monotonic() + 10
+    while (out := cli("minictr", state, "exec", cid, "cat", "/dev/shm/marker").stdout) != "detached\n":
+        assert time.monotonic() < deadline, f"the detached process did not run: {out!r}"
+        time.sleep(0.05)
     ps = cli("minictr", state, "ps", "--format", "json", cid)
     assert pid in json.loads(ps.stdout)
 
@@ -119,17 +127,25 @@ def test_console_socket_gets_a_pty_master(tmp_path, busybox_rootfs):
         cli("minictr", state, "delete", "--force", "tty1")
 
 
-def test_user_namespace_maps_root(tmp_path, busybox_rootfs):
+@pytest.mark.parametrize("which", ["runc", "minictr"])
+def test_user_namespace_maps_root(which, busybox_rootfs):
     spec = _spec(["sh", "-c", "id -u; cat /proc/self/uid_map"])
     spec["linux"]["namespaces"].append({"type": "user"})
     spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     spec["mounts"] = [m for m in spec["mounts"] if m["type"] != "cgroup"]
-    root = tmp_path / "root-src"
-    subprocess.run(["cp", "-a", str(busybox_rootfs), str(root)], check=True)
-    subprocess.run(["chown", "-R", "100000:100000", str(root)], check=True)
-    bundle = make_bundle(tmp_path / "b", spec, rootfs_src=root)
-    res = run_bundle("minictr", tmp_path / "state", bundle, "userns1")
+    # the mapped root (host uid 100000) must be able to reach the rootfs:
+    # pytest's own tmp dirs are 0700
+    work = Path(tempfile.mkdtemp(prefix="minictr-userns-", dir="/tmp"))
+    try:
+        os.chmod(work, 0o755)
+        root = work / "root-src"
+        subprocess.run(["cp", "-a", str(busybox_rootfs), str(root)], check=True)
+        subprocess.run(["chown", "-R", "100000:100000", str(root)], check=True)
+        bundle = make_bundle(work / "b", spec, rootfs_src=root)
+        res = run_bundle(which, work / "state", bundle, f"userns-{which}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.split("\n")
     assert lines[0] == "0"
