@@ -8,9 +8,8 @@ runtime's business. Every error names the JSON field it is about, e.g.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+import os
+from minictr.records import dataclass, field
 
 SPEC_VERSION = "1.0.2-dev"
 
@@ -329,11 +328,12 @@ def parse_config(obj: Any) -> Config:
                   linux=_parse_linux(_opt(obj, "linux", dict, "", {})), raw=obj)
 
 
-def load_bundle_config(bundle: str | Path) -> Config:
+def load_bundle_config(bundle: str) -> Config:
     """Read <bundle>/config.json; errors name the file as well as the field."""
-    path = Path(bundle) / "config.json"
+    path = os.path.join(bundle, "config.json")
     try:
-        text = path.read_text()
+        with open(path) as f:
+            text = f.read()
     except FileNotFoundError:
         raise ConfigError("", f"{path}: no such file (is --bundle right?)") from None
     except OSError as e:

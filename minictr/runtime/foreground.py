@@ -4,12 +4,9 @@ and exits with its status (128+signal when killed, as a shell reports it).
 """
 from __future__ import annotations
 
-import array
 import os
 import signal
-import socket
 import sys
-import threading
 
 _FORWARDED = [s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD,
                                                      signal.SIGWINCH, signal.SIGURG)]
@@ -61,13 +58,16 @@ def wait_forwarding(pid: int, pty_master: int | None = None) -> int:
                 pass
 
 
-def console_pair() -> tuple[socket.socket, int]:
+def console_pair():
     """Our end and the end handed to the container (like --console-socket)."""
+    import socket  # only with a terminal: kept off the plain start path
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     return ours, theirs.detach()
 
 
-def receive_master(sock: socket.socket) -> int:
+def receive_master(sock) -> int:
+    import array
+    import socket
     fds = array.array("i")
     _msg, ancdata, _flags, _addr = sock.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
     for level, kind, data in ancdata:
@@ -94,6 +94,7 @@ class TerminalProxy:
     def __init__(self, master: int):
         self.master = master
         self.saved_tty = None
+        import threading
         self.out_thread = threading.Thread(target=self._pump_out, daemon=True)
         self.in_thread = threading.Thread(target=self._pump_in, daemon=True)
 

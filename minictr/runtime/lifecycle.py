@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 from minictr.oci.runtime_config import Config, ConfigError, load_bundle_config
 from minictr.runtime import cgroups, explain
@@ -56,13 +55,11 @@ def _cgroup_mount_steps(mgr, cgroupns: bool):
     return expand
 
 
-def resolve_rootfs(config: Config, bundle: Path) -> Path:
-    rootfs = Path(config.root_path)
-    if not rootfs.is_absolute():
-        rootfs = bundle / rootfs
-    if not rootfs.is_dir():
+def resolve_rootfs(config: Config, bundle: str) -> str:
+    rootfs = os.path.join(bundle, config.root_path)  # an absolute root.path stays as it is
+    if not os.path.isdir(rootfs):
         raise ConfigError("root.path", f"rootfs {rootfs} does not exist or is not a directory")
-    return rootfs.resolve()
+    return os.path.realpath(rootfs)
 
 
 def _write_id_maps(pid: int, config: Config) -> None:
@@ -97,7 +94,7 @@ def _set_oom_score_adj(pid: int, value: int | None) -> None:
         warn(f"process.oomScoreAdj: {value} refused by the kernel (CAP_SYS_RESOURCE missing); left unchanged")
 
 
-def remove_state_dir(path: Path) -> None:
+def remove_state_dir(path: str) -> None:
     """The state dir is flat (state.json, exec.fifo, hook-state.json):
     no need for shutil.rmtree and its import cost."""
     try:
@@ -131,7 +128,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
            no_pivot: bool = False, config: Config | None = None) -> ContainerState:
     """Everything is checked before anything is made; on any failure after
     that, everything made so far is removed again."""
-    bundle_path = Path(bundle).resolve()
+    bundle_path = os.path.realpath(bundle)
     config = config or load_bundle_config(bundle_path)
     rootfs = resolve_rootfs(config, bundle_path)
     if config.process is None:
@@ -141,7 +138,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
     if not config.process.terminal and console_socket is not None:
         raise RuntimeFailure("cannot use console socket if the runtime will not allocate tty (process.terminal is false)")
     store.dir(container_id)  # validates the id before any work
-    if (store.dir(container_id) / "state.json").exists():
+    if os.path.exists(os.path.join(store.dir(container_id), "state.json")):
         raise RuntimeFailure(f"container with id exists: {container_id}")
     resources = dict(config.linux.resources)
     resources["devices"] = devmod.cgroup_rules(resources.get("devices") or [], config.linux.devices)
@@ -163,7 +160,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
     fds: list[int] = []
     init_pid = 0
     try:
-        fifo = state_dir / "exec.fifo"
+        fifo = os.path.join(state_dir, "exec.fifo")
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # not narrowed by the umask
         uid, gid = _host_root(config)
@@ -180,12 +177,12 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
         mgr.create()
         made_cgroup = True
         mgr.apply(limits)
-        hook_state_file = state_dir / "hook-state.json"
-        plan.state_json = str(hook_state_file)
+        hook_state_file = os.path.join(state_dir, "hook-state.json")
+        plan.state_json = hook_state_file
         created = now_rfc3339()
         st = ContainerState(
             id=container_id, pid=0, bundle=str(bundle_path), rootfs=str(rootfs), created=created,
-            init_start_time=None, config_path=str(bundle_path / "config.json"), annotations=config.annotations,
+            init_start_time=None, config_path=os.path.join(bundle_path, "config.json"), annotations=config.annotations,
             cgroup=mgr.to_state(), hooks={k: hook_dicts(hooks[k]) for k in ("poststart", "poststop")},
             namespaces=[{"type": ns.type, "path": ns.path} for ns in config.linux.namespaces],
             process=config.raw.get("process") or {}, seccomp=config.linux.seccomp)
@@ -200,7 +197,8 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
         def on_hooks(pid: int) -> None:
             st.pid = pid
             state = oci_state(st, "creating")
-            hook_state_file.write_text(json.dumps({**state, "status": "created"}))
+            with open(hook_state_file, "w") as f:
+                f.write(json.dumps({**state, "status": "created"}))
             for kind in ("prestart", "createRuntime", "createContainer"):
                 run_hooks(kind, hook_dicts(hooks[kind]), state)
 
@@ -274,7 +272,7 @@ def start(store: StateStore, container_id: str) -> None:
                     raise RuntimeFailure("cannot start a container that has stopped")
         finally:
             os.close(fd)
-        fifo.unlink()
+        os.unlink(fifo)
         st.started = True
         store.save(st)
         for i, h in enumerate(st.hooks.get("poststart", [])):

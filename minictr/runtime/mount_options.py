@@ -1,6 +1,6 @@
 """Mount options from config.json (`["nosuid","ro","mode=755"]`) become
 mount(2) flags, a propagation change and a data string, as runc parses them."""
-from dataclasses import dataclass
+from minictr.records import dataclass
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2

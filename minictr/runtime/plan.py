@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import os
 import resource
-from dataclasses import dataclass, field
-from pathlib import Path
+from minictr.records import dataclass, field
 
 from minictr.oci.runtime_config import Config, ConfigError, Process
 from minictr.runtime import devices as devmod
@@ -161,7 +160,7 @@ def _mount_dest(dest: str) -> str:
     return dest if dest.startswith("/") else "/" + dest
 
 
-def plan_mounts(config: Config, bundle: Path, cgroup_mounts) -> list[MountStep]:
+def plan_mounts(config: Config, bundle: str, cgroup_mounts) -> list[MountStep]:
     """config.mounts as mount steps; the cgroup mount is expanded by the
     cgroup manager into what this host needs (`cgroup_mounts(dest, options)`)."""
     steps: list[MountStep] = []
@@ -172,7 +171,7 @@ def plan_mounts(config: Config, bundle: Path, cgroup_mounts) -> list[MountStep]:
             steps.extend(cgroup_mounts(dest, m.options))
             continue
         if opts.is_bind or m.type == "bind":
-            source = m.source if m.source.startswith("/") else str(bundle / m.source)
+            source = m.source if m.source.startswith("/") else os.path.join(bundle, m.source)
             if not os.path.exists(source):
                 raise ConfigError(f"mounts[{i}].source", f"bind source {source} does not exist")
             steps.append(MountStep(source, dest, "bind", "", opts.flags | mo.MS_BIND, opts.propagation, is_bind=True,
@@ -195,7 +194,7 @@ def needs_setup_dev(config: Config) -> bool:
     return True
 
 
-def plan_container(config: Config, bundle: Path, rootfs: Path, cgroup_mounts) -> Plan:
+def plan_container(config: Config, bundle: str, rootfs: str, cgroup_mounts) -> Plan:
     """Everything the new container's init does, decided up front."""
     linux = config.linux
     plan = Plan(setup_rootfs=True, rootfs=str(rootfs), rootfs_readonly=config.root_readonly)

@@ -18,7 +18,11 @@ def run(store: StateStore, container_id: str, bundle: str, detach: bool = False,
     if detach:
         lifecycle.create(store, container_id, bundle, pid_file, console_socket, preserve_fds=preserve_fds,
                          no_pivot=no_pivot)
-        lifecycle.start(store, container_id)
+        try:
+            lifecycle.start(store, container_id)
+        except BaseException:
+            lifecycle.delete(store, container_id, force=True)
+            raise
         return 0
     foreground.become_subreaper()
     proxy = None

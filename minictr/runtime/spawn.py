@@ -10,11 +10,12 @@ from __future__ import annotations
 import errno as errno_mod
 import fcntl
 import os
-import socket
+# _socket, not socket: the wrapper module builds enums at import (~2.5 ms
+# of every container start) and we need only a socketpair.
+import _socket
 import struct
 import sys
-from dataclasses import dataclass
-from typing import Callable
+from minictr.records import dataclass
 
 from minictr.runtime import explain
 from minictr.runtime.errors import SpawnFailure
@@ -31,7 +32,7 @@ class Callbacks:
     on_hooks: Callable[[int], None] = lambda pid: None
 
 
-def _send(sock: socket.socket, kind: int) -> None:
+def _send(sock, kind: int) -> None:
     sock.send(_MSG.pack(kind, 0, 0, b""))
 
 
@@ -53,7 +54,7 @@ def spawn(plan: Plan, callbacks: Callbacks, wait_exec: bool) -> int:
     from minictr._native._shim import lib
 
     keep_from = 3 + max(plan.preserve_fds, 0)
-    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    parent, child = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     child_fd = _high_fd(child.detach(), keep_from)
     for name in ("exec_fifo_fd", "console_fd"):
         fd = getattr(plan, name)

@@ -7,13 +7,12 @@ The status is never stored: it is read from the kernel each time.
 """
 from __future__ import annotations
 
-import datetime
 import fcntl
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+import time
+from minictr.records import asdict, dataclass, field
 
 from minictr.runtime.errors import ContainerNotFound, RuntimeFailure
 
@@ -27,7 +26,8 @@ def validate_id(container_id: str) -> None:
 
 
 def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
 
 
 def proc_start_time(pid: int) -> str | None:
@@ -74,18 +74,18 @@ class ContainerState:
 
 class StateStore:
     def __init__(self, root: str | None):
-        self.root = Path(root or DEFAULT_ROOT)
+        self.root = root or DEFAULT_ROOT
 
-    def dir(self, container_id: str) -> Path:
+    def dir(self, container_id: str) -> str:
         validate_id(container_id)
-        return self.root / container_id
+        return os.path.join(self.root, container_id)
 
-    def reserve(self, container_id: str) -> Path:
+    def reserve(self, container_id: str) -> str:
         """mkdir is the atomic claim on an id: a second create with it fails."""
         d = self.dir(container_id)
-        self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        os.makedirs(self.root, mode=0o711, exist_ok=True)
         try:
-            d.mkdir(mode=0o711)
+            os.mkdir(d, 0o711)
         except FileExistsError:
             raise RuntimeFailure(f"container with id exists: {container_id}") from None
         return d
@@ -102,14 +102,16 @@ class StateStore:
 
     def save(self, state: ContainerState) -> None:
         d = self.dir(state.id)
-        tmp = d / "state.json.tmp"
-        tmp.write_text(json.dumps(asdict(state)))
-        os.replace(tmp, d / "state.json")
+        tmp = os.path.join(d, "state.json.tmp")
+        with open(tmp, "w") as f:
+            f.write(json.dumps(asdict(state)))
+        os.replace(tmp, os.path.join(d, "state.json"))
 
     def load(self, container_id: str) -> ContainerState:
-        path = self.dir(container_id) / "state.json"
+        path = os.path.join(self.dir(container_id), "state.json")
         try:
-            data = json.loads(path.read_text())
+            with open(path) as f:
+                data = json.loads(f.read())
         except FileNotFoundError:
             raise ContainerNotFound(container_id) from None
         except (OSError, ValueError) as e:
@@ -118,19 +120,20 @@ class StateStore:
 
     def ids(self) -> list[str]:
         try:
-            return sorted(p.name for p in self.root.iterdir() if (p / "state.json").exists())
+            return sorted(name for name in os.listdir(self.root)
+                          if os.path.exists(os.path.join(self.root, name, "state.json")))
         except FileNotFoundError:
             return []
 
-    def fifo_path(self, container_id: str) -> Path:
-        return self.dir(container_id) / "exec.fifo"
+    def fifo_path(self, container_id: str) -> str:
+        return os.path.join(self.dir(container_id), "exec.fifo")
 
 
 def status(store: StateStore, st: ContainerState, cgroup_manager=None) -> str:
     """created | running | paused | stopped, read from the kernel."""
     if not st.pid or not proc_alive(st.pid, st.init_start_time):
         return "stopped"
-    if store.fifo_path(st.id).exists():
+    if os.path.exists(store.fifo_path(st.id)):
         return "created"
     if cgroup_manager is not None:
         try:

@@ -3,7 +3,7 @@ the calling process sits in each. Read from /proc, never assumed."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from minictr.records import dataclass
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ before anything is created."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from minictr.records import dataclass, field
 
 from minictr.oci.runtime_config import ConfigError
 
