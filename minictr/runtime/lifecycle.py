@@ -181,7 +181,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
         plan.state_json = hook_state_file
         created = now_rfc3339()
         st = ContainerState(
-            id=container_id, pid=0, bundle=str(bundle_path), rootfs=str(rootfs), created=created,
+            id=container_id, pid=0, bundle=bundle_path, rootfs=rootfs, created=created,
             init_start_time=None, config_path=os.path.join(bundle_path, "config.json"), annotations=config.annotations,
             cgroup=mgr.to_state(), hooks={k: hook_dicts(hooks[k]) for k in ("poststart", "poststop")},
             namespaces=[{"type": ns.type, "path": ns.path} for ns in config.linux.namespaces],

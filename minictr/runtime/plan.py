@@ -197,7 +197,7 @@ def needs_setup_dev(config: Config) -> bool:
 def plan_container(config: Config, bundle: str, rootfs: str, cgroup_mounts) -> Plan:
     """Everything the new container's init does, decided up front."""
     linux = config.linux
-    plan = Plan(setup_rootfs=True, rootfs=str(rootfs), rootfs_readonly=config.root_readonly)
+    plan = Plan(setup_rootfs=True, rootfs=rootfs, rootfs_readonly=config.root_readonly)
     for ns in linux.namespaces:
         plan.namespaces.append((NS_FLAGS[ns.type], ns.path))
     plan.wait_for_userns_maps = plan.has_new(CLONE_NEWUSER)

@@ -30,25 +30,25 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
 
 
-def proc_start_time(pid: int) -> str | None:
-    """Field 22 of /proc/pid/stat: tells a live pid from a reused one."""
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/pid/stat from the state field on (the name may hold spaces)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except OSError:
         return None
-    fields = data[data.rindex(b")") + 2:].split()
-    return fields[19].decode()
+    return data[data.rindex(b")") + 2:].split()
+
+
+def proc_start_time(pid: int) -> str | None:
+    """Field 22 of /proc/pid/stat: tells a live pid from a reused one."""
+    fields = _stat_fields(pid)
+    return fields[19].decode() if fields else None
 
 
 def proc_alive(pid: int, start_time: str | None) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    fields = data[data.rindex(b")") + 2:].split()
-    if fields[0] in (b"Z", b"X"):
+    fields = _stat_fields(pid)
+    if not fields or fields[0] in (b"Z", b"X"):
         return False
     return start_time is None or fields[19].decode() == start_time
 

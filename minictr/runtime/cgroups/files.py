@@ -41,6 +41,17 @@ def read_int(directory: str, name: str, default: int = 0) -> int:
         return default
 
 
+def read_limit(directory: str | None, name: str) -> int:
+    """A limit file (pids.max, memory.max): 0 when unlimited ("max") or absent."""
+    if not directory:
+        return 0
+    try:
+        text = read(directory, name).strip()
+    except OSError:
+        return 0
+    return 0 if text == "max" else int(text or 0)
+
+
 def read_keyed(directory: str, name: str) -> dict[str, int]:
     """Flat keyed files: 'key value' per line (memory.events, cpu.stat, ...)."""
     out = {}

@@ -43,9 +43,6 @@ class Limits:
     devices: list[DeviceRule] = field(default_factory=list)
     unified: dict[str, str] = field(default_factory=dict)
 
-    def empty(self) -> bool:
-        return self == Limits()
-
 
 def _int(obj: dict, key: str, where: str, minimum: int | None = None) -> int | None:
     if key not in obj or obj[key] is None:
@@ -113,7 +110,7 @@ def parse_limits(res: dict | None, where: str = "linux.resources") -> Limits:
             and lim.memory_swap < lim.memory_limit):
         raise ConfigError(f"{mw}.swap", f"memory+swap limit ({lim.memory_swap}) must not be below "
                                         f"the memory limit ({lim.memory_limit})")
-    if lim.memory_limit is not None and 0 <= lim.memory_limit < 6 * 1024 * 1024 and lim.memory_limit != 0:
+    if lim.memory_limit is not None and 0 < lim.memory_limit < 6 * 1024 * 1024:
         raise ConfigError(f"{mw}.limit", f"{lim.memory_limit} bytes is below the minimum of 6 MiB a container needs")
     cpu = _section(res, "cpu")
     cw = f"{where}.cpu"

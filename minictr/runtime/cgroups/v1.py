@@ -60,7 +60,7 @@ class V1Manager:
 
     def _tracking_dir(self) -> str:
         for key in (UNIFIED, "pids", "freezer", "memory"):
-            d = self.paths.get(key) or self._dir(key)
+            d = self._dir(key)
             if d:
                 return d
         return next(iter(self.paths.values()))
@@ -128,8 +128,8 @@ class V1Manager:
 
     @staticmethod
     def _apply_devices(d: str, lim: Limits) -> None:
-        """Rules in order, as the spec says: deny all first when the list
-        starts by denying everything (runc's default), then each rule."""
+        """Rules in order, as the spec says (runc's default list starts by
+        denying everything, then allows the standard devices)."""
         for rule in lim.devices:
             files.write(d, "devices.allow" if rule.allow else "devices.deny", rule.v1_line(),
                         "linux.resources.devices")
@@ -198,7 +198,7 @@ class V1Manager:
                                  "failcnt": files.read_int(mem, "memory.failcnt") if mem else 0},
                        "raw": files.read_keyed(mem, "memory.stat") if mem else {}},
             "pids": {"current": files.read_int(pids, "pids.current") if pids else 0,
-                     "limit": _pids_max(pids)},
+                     "limit": files.read_limit(pids, "pids.max")},
         }
 
     # -- what the container sees ----------------------------------------------------
@@ -217,9 +217,3 @@ class V1Manager:
                            "flags": flags + ["rbind"], "bind": True})
         return mounts
 
-
-def _pids_max(d: str | None) -> int:
-    if not d:
-        return 0
-    text = files.read(d, "pids.max").strip()
-    return 0 if text == "max" else int(text)

@@ -137,12 +137,10 @@ class V2Manager:
                                    "throttledPeriods": cpu.get("nr_throttled", 0),
                                    "throttledTime": cpu.get("throttled_usec", 0) * 1000}},
             "memory": {"usage": {"usage": files.read_int(self.path, "memory.current"),
-                                 "limit": _limit(files.read(self.path, "memory.max") if os.path.exists(
-                                     os.path.join(self.path, "memory.max")) else "max")},
+                                 "limit": files.read_limit(self.path, "memory.max")},
                        "cache": mem.get("file", 0), "raw": mem},
             "pids": {"current": files.read_int(self.path, "pids.current"),
-                     "limit": _limit(files.read(self.path, "pids.max") if os.path.exists(
-                         os.path.join(self.path, "pids.max")) else "max")},
+                     "limit": files.read_limit(self.path, "pids.max")},
         }
 
     # -- what the container sees ------------------------------------------
@@ -155,7 +153,3 @@ class V2Manager:
         return [{"source": self.path, "destination": destination, "type": "bind", "flags": flags + ["rbind"],
                  "bind": True}]
 
-
-def _limit(text: str) -> int:
-    text = text.strip()
-    return 0 if text == "max" else int(text or 0)
