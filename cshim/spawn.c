@@ -63,23 +63,34 @@ static const int join_order[] = {
 
 static int join_namespaces(const struct mc_plan *plan)
 {
-    for (size_t o = 0; o < sizeof(join_order) / sizeof(join_order[0]); o++) {
-        for (int i = 0; i < plan->ns_count; i++) {
+    /* Every path is opened before the first setns: once the mount
+     * namespace is joined, /proc/<pid>/ns/... would be looked up in the
+     * container's own /proc, where that pid does not exist. */
+    int fds[plan->ns_count > 0 ? plan->ns_count : 1];
+    int rc = 0;
+    for (int i = 0; i < plan->ns_count; i++) {
+        const struct mc_namespace *ns = &plan->namespaces[i];
+        fds[i] = -1;
+        if (!ns->path || rc)
+            continue;
+        fds[i] = open(ns->path, O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0)
+            rc = mc_fail("open %s namespace %s", ns_name(ns->type), ns->path);
+    }
+    for (size_t o = 0; o < sizeof(join_order) / sizeof(join_order[0]) && !rc; o++) {
+        for (int i = 0; i < plan->ns_count && !rc; i++) {
             const struct mc_namespace *ns = &plan->namespaces[i];
-            if (ns->type != join_order[o] || !ns->path)
+            if (ns->type != join_order[o] || fds[i] < 0)
                 continue;
-            int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0)
-                return mc_fail("open %s namespace %s", ns_name(ns->type), ns->path);
             mc_explain("setns", "join %s namespace %s", ns_name(ns->type), ns->path);
-            if (setns(fd, ns->type) < 0) {
-                close(fd);
-                return mc_fail("setns %s namespace %s", ns_name(ns->type), ns->path);
-            }
-            close(fd);
+            if (setns(fds[i], ns->type) < 0)
+                rc = mc_fail("setns %s namespace %s", ns_name(ns->type), ns->path);
         }
     }
-    return 0;
+    for (int i = 0; i < plan->ns_count; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    return rc;
 }
 
 static int wants_new(const struct mc_plan *plan, int type)

@@ -177,27 +177,31 @@ def _size(text: str) -> int:
     return int(t)
 
 
+def _flag(a, name: str, convert):
+    """A flag's value converted, or a ValueError naming the flag."""
+    text = getattr(a, name.replace("-", "_"))
+    try:
+        return convert(text)
+    except ValueError:
+        raise ValueError(f"--{name}: invalid value {text!r}") from None
+
+
 def _update_resources(a) -> dict:
     if a.resources:
         src = sys.stdin if a.resources == "-" else open(a.resources)
         with src:
             return json.load(src)
     res: dict = {}
-    if a.memory is not None:
-        res.setdefault("memory", {})["limit"] = _size(a.memory)
-    if a.memory_reservation is not None:
-        res.setdefault("memory", {})["reservation"] = _size(a.memory_reservation)
-    if a.memory_swap is not None:
-        res.setdefault("memory", {})["swap"] = -1 if a.memory_swap == "-1" else _size(a.memory_swap)
-    for flag, key in (("cpu_shares", "shares"), ("cpu_quota", "quota"), ("cpu_period", "period")):
-        if getattr(a, flag) is not None:
-            res.setdefault("cpu", {})[key] = int(getattr(a, flag))
-    if a.cpuset_cpus is not None:
-        res.setdefault("cpu", {})["cpus"] = a.cpuset_cpus
-    if a.cpuset_mems is not None:
-        res.setdefault("cpu", {})["mems"] = a.cpuset_mems
-    if a.pids_limit is not None:
-        res["pids"] = {"limit": int(a.pids_limit)}
+    sizes = (("memory", "memory", "limit"), ("memory-reservation", "memory", "reservation"),
+             ("memory-swap", "memory", "swap"), ("cpu-shares", "cpu", "shares"),
+             ("cpu-quota", "cpu", "quota"), ("cpu-period", "cpu", "period"), ("pids-limit", "pids", "limit"))
+    for flag, group, key in sizes:
+        if getattr(a, flag.replace("-", "_")) is not None:
+            convert = (lambda t: -1 if t.strip() == "-1" else _size(t)) if group == "memory" else int
+            res.setdefault(group, {})[key] = _flag(a, flag, convert)
+    for flag, key in (("cpuset-cpus", "cpus"), ("cpuset-mems", "mems")):
+        if getattr(a, flag.replace("-", "_")) is not None:
+            res.setdefault("cpu", {})[key] = getattr(a, flag.replace("-", "_"))
     return res
 
 

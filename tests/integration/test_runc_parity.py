@@ -11,7 +11,7 @@ import pytest
 from support.bundles import make_bundle, runc_default_spec
 from support.runtimes import cli, leftovers, run_bundle
 
-pytestmark = [pytest.mark.root,
+pytestmark = [pytest.mark.root, pytest.mark.cgroupv2,
               pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed (apt install runc)")]
 
 # Everything a user would check to see what kind of box they are in. The
