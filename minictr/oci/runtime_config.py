@@ -7,7 +7,7 @@ runtime's business. Every error names the JSON field it is about, e.g.
 """
 from __future__ import annotations
 
-import json
+from minictr import jsonio
 import os
 from minictr.records import dataclass, field
 
@@ -31,7 +31,7 @@ _TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean", list: "an 
 def _check(value: Any, kind: type, name: str) -> Any:
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if not ok:
-        raise ConfigError(name, f"must be {_TYPE_NAMES.get(kind, kind.__name__)}, got {json.dumps(value)[:60]}")
+        raise ConfigError(name, f"must be {_TYPE_NAMES.get(kind, kind.__name__)}, got {jsonio.dumps(value)[:60]}")
     return value
 
 
@@ -339,9 +339,9 @@ def load_bundle_config(bundle: str) -> Config:
     except OSError as e:
         raise ConfigError("", f"{path}: {e.strerror}") from None
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError("", f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        obj = jsonio.loads(text)
+    except jsonio.JSONError as e:
+        raise ConfigError("", f"{path}: invalid JSON at line {e.line} column {e.column}: {e.msg}") from None
     try:
         return parse_config(obj)
     except ConfigError as e:

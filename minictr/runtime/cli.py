@@ -1,17 +1,18 @@
 """minictr-runtime: runc's command line, so podman, docker (containerd-shim)
 and the OCI runtime-tools can drive minictr as they drive runc.
 
-argparse rather than click: this is the hot path of every container start,
-and start-up time is part of what we are measured on.
+A table-driven parser (argv.py) rather than click or argparse: this is the
+hot path of every container start, and start-up time is part of what we are
+measured on.
 """
 from __future__ import annotations
 
-import argparse
-import json
+from minictr import jsonio
 import os
 import sys
 
 from minictr import __version__
+from minictr.runtime.argv import Opt, UsageError, Verb, help_text, parse
 
 SPEC_VERSION = "1.0.2-dev"
 
@@ -29,9 +30,9 @@ class Log:
         from minictr.runtime.state import now_rfc3339
         now = now_rfc3339()
         if self.fmt == "json":
-            line = json.dumps({"level": level, "msg": msg, "time": now})
+            line = jsonio.dumps({"level": level, "msg": msg, "time": now})
         else:
-            line = f'time="{now}" level={level} msg={json.dumps(msg)}'
+            line = f'time="{now}" level={level} msg={jsonio.dumps(msg)}'
         try:
             with open(self.path, "a") as f:
                 f.write(line + "\n")
@@ -43,120 +44,51 @@ class Log:
             self.write("debug", msg)
 
 
-VERBS = ("spec", "create", "run", "start", "state", "kill", "delete", "exec", "list", "pause", "resume", "ps",
-         "events", "update", "features")
-_GLOBAL_WITH_VALUE = ("--root", "--log", "--log-format", "--log-level", "--criu", "--rootless")
+GLOBAL_OPTS = [
+    Opt("--root", "value", help="state directory (default /run/minictr-runtime)"),
+    Opt("--log", "value", help="log file for errors/debug"),
+    Opt("--log-format", "value", "text", choices=("text", "json"), help="text or json"),
+    Opt("--log-level", "value"),
+    Opt("--debug", help="debug lines in the log"),
+    Opt("--explain", help="print each kernel step with its reason"),
+    Opt("--systemd-cgroup", help="accepted for compatibility; cgroupfs is used"),
+    Opt("--criu", "value"),
+    Opt("--rootless", "value"),
+    Opt("-v --version", help="print the version"),
+]
 
+_CREATE_OPTS = [Opt("-b --bundle", "value", ".", help="bundle directory"), Opt("--pid-file", "value"),
+                Opt("--console-socket", "value"), Opt("--preserve-fds", "int"), Opt("--no-pivot"),
+                Opt("--no-new-keyring")]
+_UPDATE_FLAGS = ("--memory", "--memory-reservation", "--memory-swap", "--cpu-shares", "--cpu-quota",
+                 "--cpu-period", "--cpuset-cpus", "--cpuset-mems", "--pids-limit")
 
-def _requested_verb(argv: list[str]) -> str | None:
-    """The verb on the command line, found without argparse, so that only its
-    sub-parser is built: building all of them is ~10 ms of every start."""
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in _GLOBAL_WITH_VALUE:
-            i += 2
-            continue
-        if arg.startswith("-"):
-            i += 1
-            continue
-        return arg if arg in VERBS else None
-    return None
-
-
-class _Unbuilt:
-    """Stands in for the sub-parser of a verb not on this command line."""
-
-    def add_argument(self, *args, **kwargs):
-        return None
-
-
-def _parser(only: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="minictr-runtime", description="minictr's OCI runtime (runc-compatible)")
-    p.add_argument("--root", default=None, help="state directory (default /run/minictr-runtime)")
-    p.add_argument("--log", default=None, help="log file for errors/debug")
-    p.add_argument("--log-format", default="text", choices=["text", "json"])
-    p.add_argument("--log-level", default=None)
-    p.add_argument("--debug", action="store_true")
-    p.add_argument("--explain", action="store_true", help="print each kernel step with its reason")
-    p.add_argument("--systemd-cgroup", action="store_true", help="accepted for compatibility; cgroupfs is used")
-    p.add_argument("--criu", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--rootless", default=None, help=argparse.SUPPRESS)
-    p.add_argument("-v", "--version", action="store_true")
-    sub = p.add_subparsers(dest="verb", metavar="COMMAND")
-
-    def add(name, help_):
-        if only is not None and name != only:
-            return _Unbuilt()
-        return sub.add_parser(name, help=help_)
-
-    s = add("spec", "write a default config.json")
-    s.add_argument("-b", "--bundle", default=".")
-    s.add_argument("--rootless", action="store_true")
-
-    for verb in ("create", "run"):
-        c = add(verb, "create a container" if verb == "create" else "create, start and wait for a container")
-        c.add_argument("id")
-        c.add_argument("-b", "--bundle", default=".")
-        c.add_argument("--pid-file", default=None)
-        c.add_argument("--console-socket", default=None)
-        c.add_argument("--preserve-fds", type=int, default=0)
-        c.add_argument("--no-pivot", action="store_true")
-        c.add_argument("--no-new-keyring", action="store_true")
-        if verb == "run":
-            c.add_argument("-d", "--detach", action="store_true")
-            c.add_argument("--keep", action="store_true")
-
-    add("start", "start a created container").add_argument("id")
-    add("state", "print the OCI state JSON").add_argument("id")
-    k = add("kill", "signal a container's init")
-    k.add_argument("id")
-    k.add_argument("signal", nargs="?", default="SIGTERM")
-    k.add_argument("-a", "--all", action="store_true")
-    d = add("delete", "delete a container")
-    d.add_argument("id")
-    d.add_argument("-f", "--force", action="store_true")
-
-    e = add("exec", "run a process in a running container")
-    e.add_argument("id")
-    e.add_argument("command", nargs=argparse.REMAINDER)
-    e.add_argument("-p", "--process", default=None)
-    e.add_argument("-t", "--tty", action="store_true")
-    e.add_argument("-d", "--detach", action="store_true")
-    e.add_argument("--pid-file", default=None)
-    e.add_argument("--console-socket", default=None)
-    e.add_argument("-e", "--env", action="append", default=[])
-    e.add_argument("--cwd", default=None)
-    e.add_argument("-u", "--user", default=None)
-    e.add_argument("-g", "--additional-gids", action="append", type=int, default=[])
-    e.add_argument("-c", "--cap", action="append", default=[])
-    e.add_argument("--no-new-privs", action="store_true")
-    e.add_argument("--preserve-fds", type=int, default=0)
-    e.add_argument("--apparmor", default=None)
-    e.add_argument("--process-label", default=None)
-    e.add_argument("--cgroup", default=None)
-
-    ls = add("list", "list containers")
-    ls.add_argument("-f", "--format", default="table", choices=["table", "json"])
-    ls.add_argument("-q", "--quiet", action="store_true")
-    add("pause", "freeze every process of a container").add_argument("id")
-    add("resume", "thaw a paused container").add_argument("id")
-    ps = add("ps", "list a container's processes")
-    ps.add_argument("id")
-    ps.add_argument("-f", "--format", default="table", choices=["table", "json"])
-    ps.add_argument("ps_args", nargs=argparse.REMAINDER)
-    ev = add("events", "stats and OOM events")
-    ev.add_argument("id")
-    ev.add_argument("--stats", action="store_true")
-    ev.add_argument("--interval", default="5s")
-    up = add("update", "change a container's resource limits")
-    up.add_argument("id")
-    up.add_argument("-r", "--resources", default=None)
-    for flag in ("--memory", "--memory-reservation", "--memory-swap", "--cpu-shares", "--cpu-quota",
-                 "--cpu-period", "--cpuset-cpus", "--cpuset-mems", "--pids-limit"):
-        up.add_argument(flag, default=None)
-    add("features", "print the features this runtime supports")
-    return p
+VERBS = {v.name: v for v in [
+    Verb("spec", "write a default config.json", "", [Opt("-b --bundle", "value", "."), Opt("--rootless")]),
+    Verb("create", "create a container", "id", _CREATE_OPTS),
+    Verb("run", "create, start and wait for a container", "id",
+         _CREATE_OPTS + [Opt("-d --detach"), Opt("--keep")]),
+    Verb("start", "start a created container", "id"),
+    Verb("state", "print the OCI state JSON", "id"),
+    Verb("kill", "signal a container's init", "id signal?", [Opt("-a --all")]),
+    Verb("delete", "delete a container", "id", [Opt("-f --force")]),
+    Verb("exec", "run a process in a running container", "id command...", [
+        Opt("-p --process", "value"), Opt("-t --tty"), Opt("-d --detach"), Opt("--pid-file", "value"),
+        Opt("--console-socket", "value"), Opt("-e --env", "append"), Opt("--cwd", "value"),
+        Opt("-u --user", "value"), Opt("-g --additional-gids", "append_int"), Opt("-c --cap", "append"),
+        Opt("--no-new-privs"), Opt("--preserve-fds", "int"), Opt("--apparmor", "value"),
+        Opt("--process-label", "value"), Opt("--cgroup", "value")]),
+    Verb("list", "list containers", "", [Opt("-f --format", "value", "table", choices=("table", "json")),
+                                         Opt("-q --quiet")]),
+    Verb("pause", "freeze every process of a container", "id"),
+    Verb("resume", "thaw a paused container", "id"),
+    Verb("ps", "list a container's processes", "id ps-args...",
+         [Opt("-f --format", "value", "table", choices=("table", "json"))]),
+    Verb("events", "stats and OOM events", "id", [Opt("--stats"), Opt("--interval", "value", "5s")]),
+    Verb("update", "change a container's resource limits", "id",
+         [Opt("-r --resources", "value")] + [Opt(f, "value") for f in _UPDATE_FLAGS]),
+    Verb("features", "print the features this runtime supports"),
+]}
 
 
 def _parse_duration(text: str) -> float:
@@ -190,7 +122,7 @@ def _update_resources(a) -> dict:
     if a.resources:
         src = sys.stdin if a.resources == "-" else open(a.resources)
         with src:
-            return json.load(src)
+            return jsonio.loads(src.read())
     res: dict = {}
     sizes = (("memory", "memory", "limit"), ("memory-reservation", "memory", "reservation"),
              ("memory-swap", "memory", "swap"), ("cpu-shares", "cpu", "shares"),
@@ -226,7 +158,7 @@ def dispatch(a, store) -> int:
         if os.path.exists(path):
             raise lifecycle.RuntimeFailure("File config.json exists. Remove it first")
         with open(path, "w") as f:
-            json.dump(default_spec(rootless=a.rootless), f, indent="\t")
+            f.write(jsonio.dumps(default_spec(rootless=a.rootless), indent="\t"))
         return 0
     if a.verb == "create":
         lifecycle.create(store, a.id, a.bundle, a.pid_file, a.console_socket, preserve_fds=a.preserve_fds,
@@ -240,10 +172,11 @@ def dispatch(a, store) -> int:
         lifecycle.start(store, a.id)
         return 0
     if a.verb == "state":
-        print(json.dumps(lifecycle.state(store, a.id), indent=2))
+        print(jsonio.dumps(lifecycle.state(store, a.id), indent=2))
         return 0
     if a.verb == "kill":
-        lifecycle.kill(store, a.id, lifecycle.parse_signal(a.signal), a.all)
+        from minictr.runtime import signals
+        lifecycle.kill(store, a.id, signals.parse(a.signal or "SIGTERM"), a.all)
         return 0
     if a.verb == "delete":
         lifecycle.delete(store, a.id, a.force)
@@ -267,7 +200,7 @@ def dispatch(a, store) -> int:
         if a.quiet:
             print("\n".join(i["id"] for i in items))
         elif a.format == "json":
-            print(json.dumps(items))
+            print(jsonio.dumps(items))
         else:
             rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
             rows += [(i["id"], str(i["pid"]), i["status"], i["bundle"], i["created"], i["owner"] or "root")
@@ -287,14 +220,14 @@ def dispatch(a, store) -> int:
         return 0
     if a.verb == "events":
         def emit(ev):
-            print(json.dumps(ev), flush=True)
+            print(jsonio.dumps(ev), flush=True)
         control.events(store, a.id, _parse_duration(a.interval), a.stats, emit)
         return 0
     if a.verb == "update":
         control.update(store, a.id, _update_resources(a))
         return 0
     if a.verb == "features":
-        print(json.dumps(_features(), indent=2))
+        print(jsonio.dumps(_features(), indent=2))
         return 0
     raise lifecycle.RuntimeFailure(f"unknown command {a.verb!r}")
 
@@ -302,14 +235,17 @@ def dispatch(a, store) -> int:
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
-    parser = _parser(_requested_verb(argv))
-    a = parser.parse_args(argv)
+    try:
+        a = parse(argv, GLOBAL_OPTS, VERBS)
+    except UsageError as e:
+        sys.stderr.write(f"minictr-runtime: {e}\n")
+        return 2
     if a.version:
         print(f"minictr-runtime version {__version__}\nspec: {SPEC_VERSION}")
         return 0
-    if not a.verb:
-        parser.print_help()
-        return 1
+    if a.help or not a.verb:
+        print(help_text(GLOBAL_OPTS, VERBS, a.verb))
+        return 0 if a.help else 1
     if a.explain:
         from minictr.runtime import explain
         explain.enable()

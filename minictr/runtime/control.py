@@ -2,7 +2,7 @@
 pause, resume, ps, events, update, and `list` over all containers."""
 from __future__ import annotations
 
-import json
+from minictr import jsonio
 import subprocess
 import time
 
@@ -37,7 +37,7 @@ def ps(store: StateStore, container_id: str, fmt: str, ps_args: list[str]) -> st
     _st, mgr, current = _open(store, container_id)
     pids = sorted(mgr.pids())
     if fmt == "json":
-        return json.dumps(pids)
+        return jsonio.dumps(pids)
     out = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeFailure(f"ps {' '.join(ps_args)}: {out.stderr.strip()}")

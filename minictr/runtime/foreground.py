@@ -5,11 +5,9 @@ and exits with its status (128+signal when killed, as a shell reports it).
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
-_FORWARDED = [s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD,
-                                                     signal.SIGWINCH, signal.SIGURG)]
+from minictr.runtime import signals
 
 
 def become_subreaper() -> None:
@@ -35,13 +33,13 @@ def wait_forwarding(pid: int, pty_master: int | None = None) -> int:
             pass
 
     previous = {}
-    for sig in _FORWARDED:
+    for sig in signals.FORWARDED:
         try:
-            previous[sig] = signal.signal(sig, forward)
+            previous[sig] = signals.set_handler(sig, forward)
         except (OSError, ValueError):
             pass
     if pty_master is not None:
-        previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, lambda *_: copy_winsize(pty_master))
+        previous[signals.SIGWINCH] = signals.set_handler(signals.SIGWINCH, lambda *_: copy_winsize(pty_master))
     try:
         while True:
             try:
@@ -53,7 +51,7 @@ def wait_forwarding(pid: int, pty_master: int | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             try:
-                signal.signal(sig, handler)
+                signals.set_handler(sig, handler)
             except (OSError, ValueError, TypeError):
                 pass
 

@@ -3,7 +3,7 @@ which the container's init runs inside the container: cshim/hooks.c).
 Each hook gets the state JSON on stdin; a timeout kills it."""
 from __future__ import annotations
 
-import json
+from minictr import jsonio
 
 from minictr.runtime import explain
 from minictr.runtime.errors import RuntimeFailure
@@ -12,7 +12,7 @@ from minictr.runtime.errors import RuntimeFailure
 def run_hooks(kind: str, hooks: list[dict], state: dict) -> None:
     """Raise RuntimeFailure on the first failing hook."""
     import subprocess  # only when there are hooks: it costs start-up time
-    payload = json.dumps(state).encode()
+    payload = jsonio.dumps(state).encode()
     for i, h in enumerate(hooks):
         path = h["path"]
         args = h.get("args") or [path]

@@ -7,9 +7,9 @@ other end; the status is read from the kernel; `delete` removes what
 """
 from __future__ import annotations
 
-import json
+from minictr import jsonio
 import os
-import signal
+from minictr.runtime import signals
 import sys
 import time
 
@@ -198,7 +198,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
             st.pid = pid
             state = oci_state(st, "creating")
             with open(hook_state_file, "w") as f:
-                f.write(json.dumps({**state, "status": "created"}))
+                f.write(jsonio.dumps({**state, "status": "created"}))
             for kind in ("prestart", "createRuntime", "createContainer"):
                 run_hooks(kind, hook_dicts(hooks[kind]), state)
 
@@ -210,7 +210,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
         return st
     except BaseException:
         if init_pid:
-            _kill_quietly(init_pid, signal.SIGKILL)
+            _kill_quietly(init_pid, signals.SIGKILL)
         if made_cgroup:
             _kill_cgroup(mgr)
             _destroy_quietly(mgr)
@@ -230,7 +230,7 @@ def _kill_quietly(pid: int, sig: int) -> None:
 
 def _kill_cgroup(mgr) -> None:
     try:
-        mgr.kill_all(signal.SIGKILL)
+        mgr.kill_all(signals.SIGKILL)
     except OSError:
         pass
 
@@ -289,23 +289,6 @@ def state(store: StateStore, container_id: str) -> dict:
     return oci_state(st, status(store, st, mgr))
 
 
-SIGNALS = {name: getattr(signal, name) for name in dir(signal)
-           if name.startswith("SIG") and not name.startswith("SIG_") and isinstance(getattr(signal, name), int)}
-
-
-def parse_signal(text: str) -> int:
-    if text.isdigit():
-        num = int(text)
-        if 0 < num < 65:
-            return num
-    name = text.upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    if name in SIGNALS:
-        return SIGNALS[name]
-    raise RuntimeFailure(f"unknown signal {text!r}")
-
-
 def kill(store: StateStore, container_id: str, sig: int, all_processes: bool = False) -> None:
     st, mgr = _load(store, container_id)
     current = status(store, st, mgr)
@@ -357,7 +340,7 @@ def delete(store: StateStore, container_id: str, force: bool = False) -> None:
             if current == "paused" and mgr is not None:
                 mgr.thaw()
             explain.step(f"kill({st.pid}, SIGKILL)", "delete: the container must be stopped first")
-            _kill_quietly(st.pid, signal.SIGKILL)
+            _kill_quietly(st.pid, signals.SIGKILL)
             if mgr is not None:
                 _kill_cgroup(mgr)
             if not _wait_dead(st.pid, st.init_start_time):

@@ -99,10 +99,10 @@ def process_from_args(base: dict, args: list[str], env: list[str], cwd: str | No
 
 
 def load_process_file(path: str) -> Process:
-    import json
+    from minictr import jsonio
     try:
         with open(path) as f:
-            obj = json.load(f)
+            obj = jsonio.loads(f.read())
     except OSError as e:
         raise RuntimeFailure(f"--process {path}: {e.strerror}") from None
     except ValueError as e:

@@ -8,20 +8,19 @@ The status is never stored: it is read from the kernel each time.
 from __future__ import annotations
 
 import fcntl
-import json
+from minictr import jsonio
 import os
-import re
 import time
 from minictr.records import asdict, dataclass, field
 
 from minictr.runtime.errors import ContainerNotFound, RuntimeFailure
 
 DEFAULT_ROOT = "/run/minictr-runtime"
-_ID_RE = re.compile(r"^[\w+\-.]+$")
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
 def validate_id(container_id: str) -> None:
-    if not container_id or not _ID_RE.match(container_id) or container_id in (".", ".."):
+    if not container_id or not _ID_CHARS.issuperset(container_id) or container_id in (".", ".."):
         raise RuntimeFailure(f"invalid container id format: {container_id!r}")
 
 
@@ -104,14 +103,14 @@ class StateStore:
         d = self.dir(state.id)
         tmp = os.path.join(d, "state.json.tmp")
         with open(tmp, "w") as f:
-            f.write(json.dumps(asdict(state)))
+            f.write(jsonio.dumps(asdict(state)))
         os.replace(tmp, os.path.join(d, "state.json"))
 
     def load(self, container_id: str) -> ContainerState:
         path = os.path.join(self.dir(container_id), "state.json")
         try:
             with open(path) as f:
-                data = json.loads(f.read())
+                data = jsonio.loads(f.read())
         except FileNotFoundError:
             raise ContainerNotFound(container_id) from None
         except (OSError, ValueError) as e:

@@ -3,12 +3,19 @@ drivers share; each bad value is reported with its config.json field name
 before anything is created."""
 from __future__ import annotations
 
-import re
 from minictr.records import dataclass, field
 
 from minictr.oci.runtime_config import ConfigError
 
-_CPUSET = re.compile(r"^\s*$|^\d+(-\d+)?(,\d+(-\d+)?)*$")
+def _is_cpu_list(text: str) -> bool:
+    """'' or '0-2,4' (the kernel's cpuset list format)."""
+    if not text.strip():
+        return True
+    for part in text.split(","):
+        bounds = part.split("-")
+        if len(bounds) > 2 or not all(b.isascii() and b.isdigit() for b in bounds):
+            return False
+    return True
 
 
 @dataclass
@@ -125,7 +132,7 @@ def parse_limits(res: dict | None, where: str = "linux.resources") -> Limits:
         value = cpu.get(key)
         if value is None:
             continue
-        if not isinstance(value, str) or not _CPUSET.match(value):
+        if not isinstance(value, str) or not _is_cpu_list(value):
             raise ConfigError(f"{cw}.{key}", f"must be a list like '0-2,4', got {value!r}")
         setattr(lim, f"cpuset_{key}", value.strip() or None)
     pids = _section(res, "pids")

@@ -5,7 +5,7 @@ less) cgroup2 hierarchy, which gives a reliable cgroup.kill."""
 from __future__ import annotations
 
 import os
-import signal
+from minictr.runtime import signals
 import time
 
 from minictr.runtime.cgroups import files
@@ -161,7 +161,7 @@ class V1Manager:
 
     def kill_all(self, sig: int) -> None:
         unified = self.paths.get(UNIFIED)
-        if sig == signal.SIGKILL and unified and os.path.exists(os.path.join(unified, "cgroup.kill")):
+        if sig == signals.SIGKILL and unified and os.path.exists(os.path.join(unified, "cgroup.kill")):
             files.write(unified, "cgroup.kill", 1, "kill every process of the container")
             return
         # freeze so nothing forks away between listing and signalling

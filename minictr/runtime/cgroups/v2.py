@@ -4,7 +4,7 @@ counted in memory.events."""
 from __future__ import annotations
 
 import os
-import signal
+from minictr.runtime import signals
 import time
 
 from minictr.runtime.cgroups import files
@@ -115,7 +115,7 @@ class V2Manager:
         return files.read_keyed(self.path, "cgroup.events").get("frozen") == 1
 
     def kill_all(self, sig: int) -> None:
-        if sig == signal.SIGKILL and os.path.exists(os.path.join(self.path, "cgroup.kill")):
+        if sig == signals.SIGKILL and os.path.exists(os.path.join(self.path, "cgroup.kill")):
             files.write(self.path, "cgroup.kill", 1, "kill every process of the container")
             return
         for pid in self.pids():
