@@ -139,14 +139,15 @@ struct mc_plan {
  * runc's nsexec. Every message is one `struct mc_sync` on a SOCK_SEQPACKET
  * socket pair. */
 enum mc_sync_type {
-    MC_SYNC_STAGE1_READY = 1,   /* value = stage-1 pid: put it in cgroups, write id maps */
+    MC_SYNC_STAGE1_READY = 1,   /* value = stage-1 pid: write user-namespace id maps */
     MC_SYNC_STAGE1_GO = 2,      /* parent -> stage 1: go on */
-    MC_SYNC_INIT_PID = 3,       /* value = pid of the container process (host pid ns) */
+    MC_SYNC_INIT_PID = 3,       /* value = pid of the container process (host pid ns): put it in cgroups */
     MC_SYNC_HOOKS = 4,          /* mounts done, before pivot_root: run createRuntime hooks */
     MC_SYNC_HOOKS_DONE = 5,     /* parent -> init */
     MC_SYNC_READY = 6,          /* init: set up, about to wait on the exec fifo / execve */
     MC_SYNC_ERROR = 7,          /* err = errno, text = what failed */
     MC_SYNC_WARNING = 8,        /* text = something the user should know, not fatal */
+    MC_SYNC_INIT_GO = 9,        /* parent -> init: it is in the container's cgroups now */
 };
 
 struct mc_sync {

@@ -14,6 +14,7 @@
 extern int mc_sync_fd;
 int mc_sync_send(int type, int value, int err, const char *text);
 int mc_sync_wait(int expected);
+int mc_wants_new_namespace(const struct mc_plan *plan, int type);
 int mc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mc_die(void) __attribute__((noreturn));

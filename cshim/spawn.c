@@ -93,7 +93,7 @@ static int join_namespaces(const struct mc_plan *plan)
     return rc;
 }
 
-static int wants_new(const struct mc_plan *plan, int type)
+int mc_wants_new_namespace(const struct mc_plan *plan, int type)
 {
     for (int i = 0; i < plan->ns_count; i++)
         if (plan->namespaces[i].type == type && !plan->namespaces[i].path)
@@ -125,28 +125,30 @@ static void stage1(const struct mc_plan *plan)
     if (join_namespaces(plan) < 0)
         mc_die();
 
-    if (wants_new(plan, CLONE_NEWUSER)) {
+    if (mc_wants_new_namespace(plan, CLONE_NEWUSER)) {
         mc_explain("unshare(CLONE_NEWUSER)", "%s", ns_why(CLONE_NEWUSER));
         if (unshare(CLONE_NEWUSER) < 0) {
             mc_fail("unshare user namespace");
             mc_die();
         }
     }
-    /* The parent now puts us into the container's cgroups (so that a new
-     * cgroup namespace is rooted there) and writes uid/gid maps. */
+    /* The parent writes uid/gid maps now (a no-op round trip without a
+     * user namespace). */
     if (mc_sync_send(MC_SYNC_STAGE1_READY, getpid(), 0, NULL) < 0 || mc_sync_wait(MC_SYNC_STAGE1_GO) < 0)
         mc_die();
-    if (wants_new(plan, CLONE_NEWUSER) || plan->wait_for_userns_maps) {
+    if (mc_wants_new_namespace(plan, CLONE_NEWUSER) || plan->wait_for_userns_maps) {
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
             mc_fail("become root in the user namespace");
             mc_die();
         }
     }
 
+    /* Not CLONE_NEWCGROUP: the init unshares it once the parent has put it
+     * into the container's cgroups, so that the namespace is rooted there. */
     static const int unshare_types[] = { CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
-                                         CLONE_NEWCGROUP, CLONE_NEWPID };
+                                         CLONE_NEWPID };
     for (size_t i = 0; i < sizeof(unshare_types) / sizeof(unshare_types[0]); i++)
-        if (wants_new(plan, unshare_types[i]))
+        if (mc_wants_new_namespace(plan, unshare_types[i]))
             flags |= unshare_types[i];
     if (flags) {
         explain_unshare(flags);

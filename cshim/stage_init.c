@@ -2,7 +2,7 @@
  * stage_init.c: stage 2, the container's own process, from fork to execve.
  *
  * The order follows runc's standard init so that the result is the same:
- * mounts -> (parent runs createRuntime hooks) -> pivot_root -> console ->
+ * mounts (while the parent puts us into the cgroups) -> (parent runs createRuntime hooks) -> pivot_root -> console ->
  * read-only root -> hostname -> sysctls -> read-only/masked paths ->
  * no_new_privs -> seccomp (if privileged) -> user and capabilities ->
  * tell the parent "ready" -> wait on the exec fifo -> startContainer hooks ->
@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,17 +95,40 @@ static int wait_exec_fifo(const struct mc_plan *plan)
     return 0;
 }
 
+/* Wait until the parent has written our pid into the container's cgroups,
+ * then root a new cgroup namespace there if the config asks for one. */
+static int join_cgroups(const struct mc_plan *plan)
+{
+    if (mc_sync_wait(MC_SYNC_INIT_GO) < 0)
+        return -1;
+    if (mc_wants_new_namespace(plan, CLONE_NEWCGROUP)) {
+        mc_explain("unshare(CLONE_NEWCGROUP)", "/proc/self/cgroup shows the container's cgroup as /");
+        if (unshare(CLONE_NEWCGROUP) < 0)
+            return mc_fail("unshare cgroup namespace");
+    }
+    return 0;
+}
+
 void mc_stage_init(const struct mc_plan *plan)
 {
     char program[PATH_MAX];
+    /* The first write to a cgroup.procs file waits ~10 ms in the kernel (an
+     * RCU grace period). The mounts do not depend on the cgroup, so they
+     * run meanwhile, unless a new cgroup namespace must exist before them
+     * (a cgroup2 mount inside shows the namespace's root). */
+    int cgroups_first = !plan->setup_rootfs || mc_wants_new_namespace(plan, CLONE_NEWCGROUP);
 
     if (plan->new_session && setsid() < 0) {
         mc_fail("setsid");
         mc_die();
     }
+    if (cgroups_first && join_cgroups(plan) < 0)
+        mc_die();
 
     if (plan->setup_rootfs) {
         if (mc_prepare_rootfs(plan) < 0)
+            mc_die();
+        if (!cgroups_first && join_cgroups(plan) < 0)
             mc_die();
         if (plan->parent_hooks) {
             if (mc_sync_send(MC_SYNC_HOOKS, 0, 0, NULL) < 0 || mc_sync_wait(MC_SYNC_HOOKS_DONE) < 0)

@@ -188,10 +188,12 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
             process=config.raw.get("process") or {}, seccomp=config.linux.seccomp)
 
         def on_stage1(pid: int) -> None:
-            explain.step("write cgroup.procs", f"pid {pid} joins the container's cgroups before it forks the init")
-            mgr.add(pid)
             if plan.wait_for_userns_maps:
                 _write_id_maps(pid, config)
+
+        def on_init(pid: int) -> None:
+            explain.step("write cgroup.procs", f"pid {pid} joins the container's cgroups while it mounts")
+            mgr.add(pid)
             _set_oom_score_adj(pid, config.process.oom_score_adj)
 
         def on_hooks(pid: int) -> None:
@@ -202,7 +204,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
             for kind in ("prestart", "createRuntime", "createContainer"):
                 run_hooks(kind, hook_dicts(hooks[kind]), state)
 
-        init_pid = spawn(plan, Callbacks(on_stage1=on_stage1, on_hooks=on_hooks), wait_exec=False)
+        init_pid = spawn(plan, Callbacks(on_stage1=on_stage1, on_init=on_init, on_hooks=on_hooks), wait_exec=False)
         st.pid = init_pid
         st.init_start_time = proc_start_time(init_pid)
         store.save(st)

@@ -136,12 +136,12 @@ def exec_process(store: StateStore, container_id: str, process: Process, detach:
     if not detach:
         foreground.become_subreaper()
 
-    def on_stage1(pid: int) -> None:
+    def on_init(pid: int) -> None:
         if mgr is not None:
             mgr.add(pid)
 
     try:
-        pid = spawn(plan, Callbacks(on_stage1=on_stage1), wait_exec=True)
+        pid = spawn(plan, Callbacks(on_init=on_init), wait_exec=True)
     finally:
         if plan.console_fd >= 0:
             os.close(plan.console_fd)

@@ -1,8 +1,9 @@
 """The parent's half of the spawn protocol (cshim/plan.h, `enum mc_sync_type`).
 
-The C stages ask the parent for the things only it can do: put stage 1 into
-the cgroups and write user-namespace id maps (STAGE1_READY), run the
-createRuntime hooks before pivot_root (HOOKS). Any error from inside arrives
+The C stages ask the parent for the things only it can do: write
+user-namespace id maps (STAGE1_READY), put the init into the cgroups while
+it makes its mounts (INIT_PID, answered by INIT_GO), run the createRuntime
+hooks before pivot_root (HOOKS). Any error from inside arrives
 as one ERROR message with errno and what failed.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from minictr.runtime import explain
 from minictr.runtime.errors import SpawnFailure
 from minictr.runtime.plan import Plan, to_struct
 
-STAGE1_READY, STAGE1_GO, INIT_PID, HOOKS, HOOKS_DONE, READY, ERROR, WARNING = range(1, 9)
+STAGE1_READY, STAGE1_GO, INIT_PID, HOOKS, HOOKS_DONE, READY, ERROR, WARNING, INIT_GO = range(1, 10)
 _MSG = struct.Struct("iii500s")
 
 
@@ -29,6 +30,7 @@ _MSG = struct.Struct("iii500s")
 class Callbacks:
     """What the parent does at each sync point; each may raise to abort."""
     on_stage1: Callable[[int], None] = lambda pid: None
+    on_init: Callable[[int], None] = lambda pid: None
     on_hooks: Callable[[int], None] = lambda pid: None
 
 
@@ -88,6 +90,8 @@ def spawn(plan: Plan, callbacks: Callbacks, wait_exec: bool) -> int:
                 _send(parent, STAGE1_GO)
             elif kind == INIT_PID:
                 init_pid = value
+                callbacks.on_init(init_pid)
+                _send(parent, INIT_GO)
                 os.waitpid(stage1, 0)
                 stage1_reaped = True
             elif kind == HOOKS:

@@ -41,6 +41,12 @@ class V1Manager:
             self.made += made
             if "cpuset" in key.split(","):
                 self._inherit_cpuset(made)
+        # cpuacct/cpu: a thread's moment there only accounts a few µs; never
+        # pids, memory or freezer, where it could count against a limit
+        for key, path in self.paths.items():
+            if path in self.made and {"cpuacct", "cpu"} & set(key.split(",")):
+                files.warm_attach_lock(path)
+                break
 
     @staticmethod
     def _inherit_cpuset(made: list[str]) -> None:
