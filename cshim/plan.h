@@ -61,7 +61,7 @@ struct mc_rlimit {
     uint64_t hard;
 };
 
-/* A hook the container's init runs itself (startContainer hooks). */
+/* A hook the container's init runs itself (createContainer, startContainer). */
 struct mc_hook {
     const char *path;
     const char *const *args;    /* NULL-terminated, may be NULL */
@@ -131,7 +131,10 @@ struct mc_plan {
     int preserve_fds;           /* keep fds 3 .. 3+n-1 open across execve */
     int start_hook_count;       /* startContainer hooks, run by init after start */
     const struct mc_hook *start_hooks;
-    const char *state_json;     /* file with the state JSON for hooks' stdin, read before pivot_root */
+    int create_hook_count;      /* createContainer hooks, run by init before pivot_root */
+    const struct mc_hook *create_hooks;
+    const char *state_json;     /* state JSON for startContainer hooks' stdin (status created) */
+    const char *create_state_json; /* ... for createContainer hooks (status creating) */
     int explain_fd;             /* -1: silent; else one line per kernel step */
 };
 
@@ -142,7 +145,7 @@ enum mc_sync_type {
     MC_SYNC_STAGE1_READY = 1,   /* value = stage-1 pid: write user-namespace id maps */
     MC_SYNC_STAGE1_GO = 2,      /* parent -> stage 1: go on */
     MC_SYNC_INIT_PID = 3,       /* value = pid of the container process (host pid ns): put it in cgroups */
-    MC_SYNC_HOOKS = 4,          /* mounts done, before pivot_root: run createRuntime hooks */
+    MC_SYNC_HOOKS = 4,          /* mounts done, before pivot_root: run prestart/createRuntime hooks */
     MC_SYNC_HOOKS_DONE = 5,     /* parent -> init */
     MC_SYNC_READY = 6,          /* init: set up, about to wait on the exec fifo / execve */
     MC_SYNC_ERROR = 7,          /* err = errno, text = what failed */

@@ -48,7 +48,8 @@ int mc_finalize_identity(const struct mc_plan *plan);
 int mc_setup_console(const struct mc_plan *plan);
 
 /* hooks.c */
-int mc_load_hook_state(const char *path);
+int mc_load_hook_state(const struct mc_plan *plan);
 int mc_run_start_hooks(const struct mc_plan *plan);
+int mc_run_create_hooks(const struct mc_plan *plan);
 
 #endif

@@ -135,7 +135,9 @@ void mc_stage_init(const struct mc_plan *plan)
                 mc_die();
         }
         /* the state (with our host pid) exists now; read it while the host is still visible */
-        if (plan->start_hook_count > 0 && mc_load_hook_state(plan->state_json) < 0)
+        if (mc_load_hook_state(plan) < 0)
+            mc_die();
+        if (mc_run_create_hooks(plan) < 0)
             mc_die();
         if (mc_pivot_root(plan) < 0)
             mc_die();

@@ -95,7 +95,7 @@ def _set_oom_score_adj(pid: int, value: int | None) -> None:
 
 
 def remove_state_dir(path: str) -> None:
-    """The state dir is flat (state.json, exec.fifo, hook-state.json):
+    """The state dir is flat (state.json, exec.fifo, the hooks' state files):
     no need for shutil.rmtree and its import cost."""
     try:
         names = os.listdir(path)
@@ -154,6 +154,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
     plan.parent_hooks = bool(hooks["prestart"] or hooks["createRuntime"] or hooks["createContainer"]
                              or hooks["startContainer"])
     plan.start_hooks = hooks["startContainer"]
+    plan.create_hooks = hooks["createContainer"]
 
     state_dir = store.reserve(container_id)
     made_cgroup = False
@@ -177,8 +178,9 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
         mgr.create()
         made_cgroup = True
         mgr.apply(limits)
-        hook_state_file = os.path.join(state_dir, "hook-state.json")
-        plan.state_json = hook_state_file
+        # the init reads these before pivot_root, for the hooks it runs itself
+        plan.state_json = os.path.join(state_dir, "hook-state.json")
+        plan.create_state_json = os.path.join(state_dir, "create-hook-state.json")
         created = now_rfc3339()
         st = ContainerState(
             id=container_id, pid=0, bundle=bundle_path, rootfs=rootfs, created=created,
@@ -199,10 +201,13 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
         def on_hooks(pid: int) -> None:
             st.pid = pid
             state = oci_state(st, "creating")
-            with open(hook_state_file, "w") as f:
-                f.write(jsonio.dumps({**state, "status": "created"}))
-            for kind in ("prestart", "createRuntime", "createContainer"):
-                run_hooks(kind, hook_dicts(hooks[kind]), state)
+            for path, status in ((plan.create_state_json, "creating"), (plan.state_json, "created")):
+                with open(path, "w") as f:
+                    f.write(jsonio.dumps({**state, "status": status}))
+            # prestart sees "created", as the runtime-tools suite checks (runc
+            # passes "creating"); createContainer hooks: the init runs those
+            run_hooks("prestart", hook_dicts(hooks["prestart"]), {**state, "status": "created"})
+            run_hooks("createRuntime", hook_dicts(hooks["createRuntime"]), state)
 
         init_pid = spawn(plan, Callbacks(on_stage1=on_stage1, on_init=on_init, on_hooks=on_hooks), wait_exec=False)
         st.pid = init_pid

@@ -87,7 +87,9 @@ class Plan:
     console_fd: int = -1
     preserve_fds: int = 0
     start_hooks: list = field(default_factory=list)
+    create_hooks: list = field(default_factory=list)
     state_json: str = "{}"
+    create_state_json: str = "{}"
     explain_fd: int = -1
     warnings: list[str] = field(default_factory=list)
 
@@ -335,13 +337,19 @@ def to_struct(plan: Plan):
     s.new_session = plan.new_session
     s.exec_fifo_fd, s.console_fd = plan.exec_fifo_fd, plan.console_fd
     s.preserve_fds = plan.preserve_fds
-    hs = k.array("struct mc_hook", len(plan.start_hooks))
-    for i, h in enumerate(plan.start_hooks):
+    s.start_hook_count, s.start_hooks = len(plan.start_hooks), _hooks(k, plan.start_hooks)
+    s.create_hook_count, s.create_hooks = len(plan.create_hooks), _hooks(k, plan.create_hooks)
+    s.state_json = k.str(plan.state_json)
+    s.create_state_json = k.str(plan.create_state_json)
+    s.explain_fd = plan.explain_fd
+    return s, k
+
+
+def _hooks(k, hooks: list):
+    hs = k.array("struct mc_hook", len(hooks))
+    for i, h in enumerate(hooks):
         hs[i].path = k.str(h.path)
         hs[i].args = k.strv(h.args or [h.path])
         hs[i].env = k.strv(h.env)
         hs[i].timeout = h.timeout or 0
-    s.start_hook_count, s.start_hooks = len(plan.start_hooks), hs
-    s.state_json = k.str(plan.state_json)
-    s.explain_fd = plan.explain_fd
-    return s, k
+    return hs
