@@ -14,7 +14,7 @@ NATIVE = ROOT / "minictr" / "_native"
 
 # C files linked into the cffi module: the spawn path (runs between fork and exec).
 MODULE_SOURCES = ["spawn.c", "stage_init.c", "rootfs.c", "devices.c", "identity.c",
-                  "console.c", "explain.c", "sync.c", "hooks.c"]
+                  "console.c", "explain.c", "sync.c", "hooks.c", "bpf.c"]
 # Separate programs installed inside the package: name -> sources.
 PROGRAMS: dict[str, list[str]] = {}
 
@@ -42,6 +42,9 @@ int seccomp_export_bpf(const scmp_filter_ctx ctx, int fd);
 MISC_CDEF = """
 int mc_set_child_subreaper(void);
 int mc_close_range_cloexec(unsigned int first);
+int mc_bpf_load_device_prog(const void *insns, unsigned int insn_count, char *log, unsigned int log_size);
+int mc_bpf_attach_device_prog(int cgroup_fd, int prog_fd);
+int mc_bpf_detach_device_prog(int cgroup_fd, int prog_fd);
 """
 
 
@@ -60,7 +63,7 @@ def make_ffibuilder():
     ffi.set_source(
         "minictr._native._shim",
         '#include "plan.h"\n#include <seccomp.h>\n'
-        "int mc_set_child_subreaper(void);\nint mc_close_range_cloexec(unsigned int first);\n",
+        + MISC_CDEF,
         sources=[str(HERE / s) for s in MODULE_SOURCES],
         include_dirs=[str(HERE)],
         libraries=["seccomp"],

@@ -38,5 +38,5 @@ def test_unknown_distro_is_refused():
 def test_vagrantfile_validates():
     if not shutil.which("vagrant"):
         pytest.skip("vagrant is not installed (apt-get install vagrant)")
-    res = subprocess.run(["vagrant", "validate"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(["vagrant", "validate", "--ignore-provider"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -7,6 +7,7 @@ import os
 from minictr.runtime import signals
 import time
 
+from minictr.runtime import explain
 from minictr.runtime.cgroups import files
 from minictr.runtime.cgroups.resources import Limits, cpu_weight, parse_limits
 
@@ -93,7 +94,11 @@ class V2Manager:
             files.write(w, "pids.max", "max" if lim.pids_limit <= 0 else lim.pids_limit, f"{r}.pids.limit")
         for name, value in lim.unified.items():
             files.write(w, name, value, f"{r}.unified.{name}")
-        # linux.resources.devices needs an eBPF program on v2; not enforced yet
+        if lim.devices:
+            from minictr.runtime.cgroups import device_filter
+            explain.step("bpf(BPF_PROG_LOAD, BPF_PROG_ATTACH)",
+                         f"device program on {w}: cgroup v2 decides device access with eBPF")
+            device_filter.attach(w, lim.devices)
 
     update = apply
 
