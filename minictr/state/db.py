@@ -1,0 +1,117 @@
+"""The engine's metadata database: one SQLite file under the root, in WAL
+mode so readers never wait for a writer, with numbered migrations applied
+in order (PRAGMA user_version records how far a database has come).
+
+A migration is only ever appended: a database made by an older minictr is
+brought forward, never rebuilt."""
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from minictr.errors import MinictrError
+
+MIGRATIONS: list[str] = [
+    # 1: images. An image is its config digest (docker's image ID); names
+    # point at it; the manifest(s) it was pulled through are kept per repo
+    # (RepoDigests); its layers are chain IDs, bottom first.
+    """
+    CREATE TABLE images (
+        id TEXT PRIMARY KEY,              -- config digest
+        manifest_digest TEXT NOT NULL,    -- the platform manifest
+        manifest_media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,            -- sum of compressed layer sizes
+        created TEXT NOT NULL DEFAULT '', -- from the config
+        added_at REAL NOT NULL
+    );
+    CREATE TABLE tags (
+        name TEXT PRIMARY KEY,            -- registry/repo:tag, normalized
+        image_id TEXT NOT NULL REFERENCES images(id)
+    );
+    CREATE INDEX tags_by_image ON tags(image_id);
+    CREATE TABLE repo_digests (
+        repo TEXT NOT NULL,               -- registry/repo
+        digest TEXT NOT NULL,             -- what the registry serves (index or manifest)
+        image_id TEXT NOT NULL REFERENCES images(id),
+        PRIMARY KEY (repo, digest)
+    );
+    CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
+    CREATE TABLE image_layers (
+        image_id TEXT NOT NULL REFERENCES images(id),
+        position INTEGER NOT NULL,        -- 0 is the bottom layer
+        chain_id TEXT NOT NULL,
+        diff_id TEXT NOT NULL,
+        blob_digest TEXT NOT NULL,        -- compressed blob in the content store
+        blob_media_type TEXT NOT NULL,
+        blob_size INTEGER NOT NULL,
+        PRIMARY KEY (image_id, position)
+    );
+    CREATE INDEX image_layers_by_chain ON image_layers(chain_id);
+    """,
+]
+
+
+class StateError(MinictrError):
+    pass
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open (creating if needed) the database and bring its schema up to date."""
+    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        _migrate(conn)
+    except sqlite3.DatabaseError as e:
+        raise StateError(f"{path}: {e}") from None
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise StateError(f"database schema {version} is newer than this minictr knows ({len(MIGRATIONS)})")
+    if version == len(MIGRATIONS):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+        for number in range(version, len(MIGRATIONS)):
+            for statement in _statements(MIGRATIONS[number]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number + 1}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str):
+    """Split a migration into statements (executescript would commit early)."""
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line.split("--", 1)[0] if "--" in line else line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                yield buf.strip()
+            buf = ""
+    if buf.strip():
+        yield buf.strip()
+
+
+class transaction:
+    """`with transaction(conn):` BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, kind, value, tb) -> None:
+        self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
