@@ -16,11 +16,13 @@ from minictr.state.db import transaction
 
 
 class LayerRecord:
-    __slots__ = ("chain_id", "diff_id", "blob_digest", "blob_media_type", "blob_size")
+    __slots__ = ("chain_id", "diff_id", "blob_digest", "blob_media_type", "blob_size", "unpacked_size")
 
-    def __init__(self, chain_id: str, diff_id: str, blob_digest: str, blob_media_type: str, blob_size: int):
+    def __init__(self, chain_id: str, diff_id: str, blob_digest: str, blob_media_type: str, blob_size: int,
+                 unpacked_size: int = 0):
         self.chain_id, self.diff_id = chain_id, diff_id
         self.blob_digest, self.blob_media_type, self.blob_size = blob_digest, blob_media_type, blob_size
+        self.unpacked_size = unpacked_size
 
 
 class ImageRecord:
@@ -33,6 +35,11 @@ class ImageRecord:
         self.manifest_media_type = row["manifest_media_type"]
         self.size, self.created, self.added_at = row["size"], row["created"], row["added_at"]
         self.tags, self.repo_digests, self.layers = tags, repo_digests, layers
+
+    @property
+    def unpacked_size(self) -> int:
+        """What docker's SIZE column shows: the content of every layer."""
+        return sum(layer.unpacked_size for layer in self.layers)
 
     @property
     def short_id(self) -> str:
@@ -59,9 +66,10 @@ class ImageRecords:
                 c.execute("INSERT INTO images(id, manifest_digest, manifest_media_type, size, created, added_at) "
                           "VALUES (?,?,?,?,?,?)",
                           (image_id, manifest_digest, manifest_media_type, size, created, time.time()))
-                c.executemany("INSERT INTO image_layers VALUES (?,?,?,?,?,?,?)",
+                c.executemany("INSERT INTO image_layers VALUES (?,?,?,?,?,?,?,?)",
                               [(image_id, i, layer.chain_id, layer.diff_id, layer.blob_digest,
-                                layer.blob_media_type, layer.blob_size) for i, layer in enumerate(layers)])
+                                layer.blob_media_type, layer.blob_size, layer.unpacked_size)
+                               for i, layer in enumerate(layers)])
             if tag:
                 c.execute("INSERT OR REPLACE INTO tags(name, image_id) VALUES (?,?)", (tag, image_id))
             if repo_digest:
@@ -78,13 +86,29 @@ class ImageRecords:
 
     def remove(self, image_id: str) -> None:
         with transaction(self.conn) as c:
-            for table in ("tags", "repo_digests", "image_layers"):
+            for table in ("tags", "repo_digests", "image_layers", "image_leases"):
                 c.execute(f"DELETE FROM {table} WHERE image_id=?", (image_id,))
             c.execute("DELETE FROM images WHERE id=?", (image_id,))
+
+    def remove_repo_digests_exact(self, image_id: str, repo: str, digest: str) -> None:
+        with transaction(self.conn) as c:
+            c.execute("DELETE FROM repo_digests WHERE image_id=? AND repo=? AND digest=?", (image_id, repo, digest))
 
     def remove_repo_digests(self, image_id: str, repo: str) -> None:
         with transaction(self.conn) as c:
             c.execute("DELETE FROM repo_digests WHERE image_id=? AND repo=?", (image_id, repo))
+
+    def lease(self, image_id: str, holder: str) -> None:
+        with transaction(self.conn) as c:
+            c.execute("INSERT OR IGNORE INTO image_leases(image_id, holder) VALUES (?,?)", (image_id, holder))
+
+    def release(self, holder: str) -> None:
+        with transaction(self.conn) as c:
+            c.execute("DELETE FROM image_leases WHERE holder=?", (holder,))
+
+    def lease_holders(self, image_id: str) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT holder FROM image_leases WHERE image_id=? ORDER BY holder",
+                                                (image_id,))]
 
     # -- reading ---------------------------------------------------------
 
@@ -101,7 +125,7 @@ class ImageRecords:
                    self.conn.execute("SELECT repo, digest FROM repo_digests WHERE image_id=? ORDER BY repo, digest",
                                      (image_id,))]
         layers = [LayerRecord(*r) for r in self.conn.execute(
-            "SELECT chain_id, diff_id, blob_digest, blob_media_type, blob_size FROM image_layers "
+            "SELECT chain_id, diff_id, blob_digest, blob_media_type, blob_size, unpacked_size FROM image_layers "
             "WHERE image_id=? ORDER BY position", (image_id,))]
         return ImageRecord(row, tags, digests, layers)
 
@@ -154,6 +178,11 @@ class ImageRecords:
 
     def referenced_chain_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT DISTINCT chain_id FROM image_layers")}
+
+    def unpacked_size_of(self, chain_id: str) -> int:
+        row = self.conn.execute("SELECT unpacked_size FROM image_layers WHERE chain_id=? LIMIT 1",
+                                (chain_id,)).fetchone()
+        return row[0] if row else 0
 
     def images_using_chain(self, chain_id: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT image_id FROM image_layers WHERE chain_id=?",

@@ -44,9 +44,17 @@ MIGRATIONS: list[str] = [
         blob_digest TEXT NOT NULL,        -- compressed blob in the content store
         blob_media_type TEXT NOT NULL,
         blob_size INTEGER NOT NULL,
+        unpacked_size INTEGER NOT NULL,   -- bytes of file content, as docker's layer Size
         PRIMARY KEY (image_id, position)
     );
     CREATE INDEX image_layers_by_chain ON image_layers(chain_id);
+    -- containerd's leases: whoever uses an image (a container, a build)
+    -- holds a lease on it, and rmi/prune leave it alone unless forced.
+    CREATE TABLE image_leases (
+        image_id TEXT NOT NULL,
+        holder TEXT NOT NULL,             -- e.g. container:<id>
+        PRIMARY KEY (image_id, holder)
+    );
     """,
 ]
 
