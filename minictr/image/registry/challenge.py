@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~")
 # token68 (RFC 7235) may also hold '/' and trailing '='
 _TOKEN68_CHARS = _TOKEN_CHARS | frozenset("/=")
+# Unquoted values are read leniently, up to a comma or space: registries
+# seen in the wild send `realm=https://host/token` unquoted.
+_BARE_VALUE_CHARS = _TOKEN68_CHARS | frozenset(":?@[];<>{}\\()")
 
 
 class ChallengeError(ValueError):
@@ -103,7 +106,7 @@ def parse(header: str) -> list[Challenge]:
             s.skip()
             s.pos += 1  # '='
             s.skip()
-            value = s.quoted() if s.peek() == '"' else s.token(_TOKEN68_CHARS)
+            value = s.quoted() if s.peek() == '"' else s.token(_BARE_VALUE_CHARS)
             if name == "scope":
                 challenge.scopes.extend(v for v in value.split(" ") if v)
             challenge.params.setdefault(name, value)
