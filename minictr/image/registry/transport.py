@@ -11,6 +11,7 @@ directly, other insecure hosts after https fails, as docker does)."""
 from __future__ import annotations
 
 import base64
+import threading
 import time
 from dataclasses import dataclass
 
@@ -86,6 +87,10 @@ class Transport:
         self._bearer: dict[str, _challenge.Challenge] = {}  # host → its Bearer challenge
         self._basic_hosts: set[str] = set()
         self._scheme: dict[str, str] = {}  # host → the scheme that answered
+        self._known_credentials: dict[str, tuple[str, str] | None] = {}
+        # Parallel layer downloads share one client: one token fetch at a time,
+        # so they wait for the token the first one gets instead of each asking.
+        self._auth_lock = threading.Lock()
 
     @property
     def session(self):
@@ -117,24 +122,40 @@ class Transport:
         whatever its status, after at most one auth retry."""
         scopes = tuple(sorted(set(scopes)))
         rewind = _rewind(data)
-        authorization = self._authorization(endpoint, scopes)
+        with self._auth_lock:
+            authorization = self._authorization(endpoint, scopes)
         resp = self._send(method, endpoint, path, headers, data, stream, authorization, retry,
                           allow_redirects)
         if resp.status_code != 401 or rewind is None:
             return resp
         header = resp.headers.get("WWW-Authenticate", "")
         resp.close()
-        authorization = self._answer(endpoint, header, scopes)
+        with self._auth_lock:
+            authorization = self._answer(endpoint, header, scopes, sent=authorization)
         rewind()
-        return self._send(method, endpoint, path, headers, data, stream, authorization,
-                          retry, allow_redirects)
+        resp = self._send(method, endpoint, path, headers, data, stream, authorization, retry, allow_redirects)
+        if resp.status_code == 401 and authorization.startswith("Basic "):
+            # htpasswd-style registries have no per-repository rights: a 401 means the password.
+            from minictr.image.registry.errors import error_message
+            with resp:
+                user = self._credentials(endpoint.host)[0]
+                raise AuthError(f"{endpoint.host}: credentials of {user!r} refused (wrong username or password?): "
+                                f"{error_message(resp) or 'HTTP 401'}")
+        return resp
+
+    def _credentials(self, host: str) -> tuple[str, str] | None:
+        """Looked up once per host (the lookup reads files)."""
+        host = canonical_host(host)
+        if host not in self._known_credentials:
+            self._known_credentials[host] = self.credentials(host)
+        return self._known_credentials[host]
 
     def _authorization(self, endpoint: Endpoint, scopes: tuple[str, ...]) -> str | None:
         """What to send up front: a cached token, or a new one when the host's
         Bearer challenge is already known, or Basic for a Basic host."""
         host = endpoint.host
         if host in self._basic_hosts:
-            creds = self.credentials(canonical_host(host))
+            creds = self._credentials(host)
             return _basic(*creds) if creds else None
         token = self._tokens.get((host, scopes))
         if token and token.expires_at > time.monotonic():
@@ -143,14 +164,17 @@ class Transport:
             return "Bearer " + self._fetch_token(endpoint, self._bearer[host], scopes)
         return None
 
-    def _answer(self, endpoint: Endpoint, header: str, scopes: tuple[str, ...]) -> str:
+    def _answer(self, endpoint: Endpoint, header: str, scopes: tuple[str, ...], sent: str | None) -> str:
         host = endpoint.host
+        token = self._tokens.get((host, scopes))
+        if token and "Bearer " + token.value != sent and token.expires_at > time.monotonic():
+            return "Bearer " + token.value  # a parallel request got one while ours was refused
         self._tokens.pop((host, scopes), None)
         try:
             chosen = _challenge.pick(header)
         except _challenge.ChallengeError as e:
             raise AuthError(f"{host}: unauthorized, and its authentication challenge is unusable: {e}") from None
-        creds = self.credentials(canonical_host(host))
+        creds = self._credentials(host)
         if chosen.scheme == "basic":
             if not creds:
                 raise AuthError(f"{host}: unauthorized: authentication required (no credentials; "
@@ -175,7 +199,7 @@ class Transport:
             raise AuthError(f"{host}: token realm {realm!r} is not an http(s) URL")
         params = [("service", bearer.service)] if bearer.service else []
         params += [("scope", s) for s in scopes]
-        creds = self.credentials(canonical_host(host))
+        creds = self._credentials(host)
         headers = {"Authorization": _basic(*creds)} if creds else {}
         # An insecure registry's own realm shares its (unverified) certificate.
         same_host = urlsplit(realm).netloc == host
