@@ -1,5 +1,5 @@
-"""Small HTTP servers on 127.0.0.1 for registry-client tests, each in a
-thread of the test process:
+"""Small HTTP servers on 127.0.0.1 for registry tests, each in a thread of
+the test process (ThreadedServer; the token issuer is one too):
 
   StubServer   answers from a table of canned (status, headers, body) replies,
                to play a hostile or broken registry
@@ -20,8 +20,9 @@ class Reply:
     headers: dict = field(default_factory=dict)
 
 
-class _ThreadedServer:
+class ThreadedServer:
     """Run `handle(request_handler)` for every request, in a daemon thread."""
+    _server = None
 
     def start(self):
         owner = self
@@ -46,9 +47,12 @@ class _ThreadedServer:
         return self
 
     def stop(self) -> None:
+        if self._server is None:
+            return
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+        self._server = None
 
     @property
     def address(self) -> str:
@@ -72,7 +76,7 @@ class _ThreadedServer:
             req.wfile.write(reply.body)
 
 
-class StubServer(_ThreadedServer):
+class StubServer(ThreadedServer):
     """`routes` maps a path (without query) to a Reply, or to a callable
     (handler) → Reply; anything else is a 404 with a Distribution error."""
 
@@ -89,7 +93,7 @@ class StubServer(_ThreadedServer):
         self.send(req, reply)
 
 
-class FlakyProxy(_ThreadedServer):
+class FlakyProxy(ThreadedServer):
     """Forwards to `target` (host:port). `failures` is a list consumed one per
     request: a Reply to send instead of forwarding, "drop" to close the
     connection without answering, or None to forward that request."""

@@ -12,13 +12,14 @@ import base64
 import datetime
 import hashlib
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from .http_stubs import ThreadedServer
 
 ISSUER = "minictr-test-issuer"
 SERVICE = "minictr-test-registry"
@@ -90,8 +91,8 @@ class TokenRequest:
 
 
 @dataclass
-class TokenIssuer:
-    """Serves /token on 127.0.0.1 in a thread. `users` maps user → (password,
+class TokenIssuer(ThreadedServer):
+    """Serves /token on 127.0.0.1 in a thread (start/stop/address from ThreadedServer). `users` maps user → (password,
     allowed actions); anonymous callers get `pull` on repositories whose name
     starts with one of `anonymous_pull`. `misbehave` makes it answer
     something broken ("garbage", "no-token", "500") to exercise the client."""
@@ -101,35 +102,10 @@ class TokenIssuer:
     misbehave: str | None = None
     requests: list[TokenRequest] = field(default_factory=list)
     signing_key: SigningKey = field(default_factory=SigningKey)
-    _server = None  # the running ThreadingHTTPServer
-
-    def start(self) -> "TokenIssuer":
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                issuer._handle(self)
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-        self._server = None
 
     @property
     def realm(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/token"
+        return f"http://{self.address}/token"
 
     def _authenticate(self, header: str | None) -> tuple[str | None, bool]:
         """(user, ok): no header is an anonymous caller, a wrong one is refused."""
@@ -159,7 +135,7 @@ class TokenIssuer:
             granted.append(access)
         return granted
 
-    def _handle(self, req: BaseHTTPRequestHandler) -> None:
+    def handle(self, req: BaseHTTPRequestHandler) -> None:
         query = parse_qs(urlsplit(req.path).query)
         scopes = [s for value in query.get("scope", []) for s in value.split(" ") if s]
         user, ok = self._authenticate(req.headers.get("Authorization"))
