@@ -138,6 +138,18 @@ def test_blob_redirect_is_followed(seeded_registry, store):
             read_all(verified_blob_reader(stream, BUSYBOX_AMD64_LAYER))
 
 
+def test_broken_download_is_a_connection_error_to_resume_from(store):
+    digest = "sha256:" + hashlib.sha256(b"x" * 1000).hexdigest()
+
+    def truncated(req):
+        req.close_connection = True
+        return Reply(200, b"x" * 10, {"Content-Length": "1000"})
+    with StubServer({f"/v2/a/b/blobs/{digest}": truncated}) as stub:
+        with make_client(store).open_blob(stub.address, "a/b", digest) as stream:
+            with pytest.raises(ConnectionError, match="download broken"):
+                read_all(stream)
+
+
 def test_corrupted_blob_in_registry_storage_is_a_digest_mismatch(make_registry, store):
     registry = make_registry("anonymous")
     seeded_images.skopeo_copy(f"oci:{HELLO_LAYOUT}", f"docker://{registry.address}/library/hello-world:latest")

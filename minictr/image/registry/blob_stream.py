@@ -14,14 +14,14 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
 class _Readable:
-    """Iteration in CHUNK pieces and `with` support for a read(n)/close() object."""
+    """Iteration in pieces and `with` support for a read(n)/close() object."""
+
+    def iter_content(self, chunk_size: int = CHUNK):
+        while data := self.read(chunk_size):
+            yield data
 
     def __iter__(self):
-        while True:
-            data = self.read(CHUNK)
-            if not data:
-                return
-            yield data
+        return self.iter_content(CHUNK)
 
     def __enter__(self):
         return self
@@ -31,9 +31,11 @@ class _Readable:
 
 
 class BlobStream(_Readable):
-    """An open blob download. `offset` is where the bytes start (the one
-    asked for, even if the server ignored Range and sent everything: the
-    head is then skipped here); `size` is the whole blob's size if known."""
+    """An open blob download, usable like the requests.Response it wraps
+    (status_code, headers, iter_content, close) and like a file (read).
+    The bytes start at `offset`, the one asked for, even when the server
+    ignored Range and answered 200 with everything: the head is then
+    skipped here. `size` is the whole blob's size if the server said."""
 
     def __init__(self, response, digest: str, offset: int = 0):
         self.response, self.digest, self.offset = response, digest, offset
@@ -57,9 +59,23 @@ class BlobStream(_Readable):
                 raise ImageError(f"blob {self.digest}: ended before offset {self.offset}")
             count -= len(data)
 
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
+
+    @property
+    def headers(self):
+        return self.response.headers
+
     def read(self, n: int = CHUNK) -> bytes:
-        # decode_content undoes an HTTP Content-Encoding only, never the blob's own gzip.
-        return self.response.raw.read(n, decode_content=True)
+        """Up to n bytes; b"" at the end. A connection that breaks mid-blob
+        raises ConnectionError (an OSError), so callers may resume."""
+        from urllib3.exceptions import HTTPError as TransferError
+        try:
+            # decode_content undoes an HTTP Content-Encoding only, never the blob's own gzip.
+            return self.response.raw.read(n, decode_content=True)
+        except TransferError as e:
+            raise ConnectionError(f"blob {self.digest}: download broken: {e}") from None
 
     def close(self) -> None:
         self.response.close()
