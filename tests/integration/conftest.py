@@ -92,8 +92,9 @@ def make_registry(tmp_path_factory, request):
     started: list[Registry] = []
 
     def make(mode: str = "anonymous", seeded: bool = False) -> Registry:
-        if not shutil.which("docker-registry"):
-            pytest.skip("not installed: docker-registry (apt install docker-registry)")
+        missing = [t for t in ("docker-registry", "skopeo") if not shutil.which(t)]
+        if missing:  # skopeo: how tests put images in and check what was pushed
+            pytest.skip(f"not installed: {', '.join(missing)} (apt install docker-registry skopeo)")
         tmp = tmp_path_factory.mktemp(f"registry-{mode}")
         storage = None
         if seeded:
