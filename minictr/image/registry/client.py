@@ -25,10 +25,6 @@ def pull_scope(repo: str) -> str:
     return f"repository:{repo}:pull"
 
 
-def push_scope(repo: str) -> str:
-    return f"repository:{repo}:pull,push"
-
-
 def _read_limited(resp, limit: int, what: str, host: str) -> bytes:
     data = bytearray()
     for chunk in resp.iter_content(64 << 10):
