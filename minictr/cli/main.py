@@ -1,78 +1,81 @@
-"""`minictr`: the docker-like CLI. For now it reports what the host offers;
-container commands arrive with the engine (images, run, ps, ...)."""
+"""`minictr`: the docker-like CLI. A thin skin: each command parses its
+flags, calls one function of `image` (later `engine`, `build`, `kube`) and
+renders the result. Commands are imported only when invoked, so a start
+pays for one command's imports, not all of them."""
 from __future__ import annotations
 
-import json
-import os
-import platform
+import importlib
+import sys
 
 import click
 
 from minictr import __version__
 
+# name -> "module:function" (module under minictr.cli)
+COMMANDS = {
+    "version": "system:version",
+    "info": "system:info",
+    "pull": "image.pull:pull",
+    "push": "image.push:push",
+    "images": "image.ls:images",
+    "rmi": "image.rm:rmi",
+    "tag": "image.tag:tag",
+    "history": "image.history:history",
+    "inspect": "image.inspect:inspect",
+    "save": "image.save:save",
+    "load": "image.load:load",
+    "login": "image.login:login",
+    "logout": "image.login:logout",
+    "image": "image.group:image",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-v", "--version", prog_name="minictr",
-                      message="minictr version %(version)s")
-def main() -> None:
+
+class LazyGroup(click.Group):
+    """A group whose subcommands live in their own modules."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, package: str = "minictr.cli", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy, self.package = lazy or {}, package
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx, name):
+        if name in self.lazy:
+            module, attr = self.lazy[name].split(":")
+            return getattr(importlib.import_module(f"{self.package}.{module}"), attr)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx):
+        from minictr.errors import MinictrError
+        try:
+            return super().invoke(ctx)
+        except MinictrError as e:
+            click.echo(f"Error: {e}", err=True)
+            ctx.exit(getattr(e, "exit_code", 1))
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as e:  # a bug or an unforeseen OS error: still one line
+            import os
+            if os.environ.get("MINICTR_DEBUG"):
+                raise
+            click.echo(f"Error: {type(e).__name__}: {e} (MINICTR_DEBUG=1 shows where)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-v", "--version", prog_name="minictr", message="minictr version %(version)s")
+@click.option("--root", envvar="MINICTR_ROOT", default=None, metavar="DIR",
+              help="Root of the engine's state (default /var/lib/minictr)")
+@click.pass_context
+def main(ctx, root: str | None) -> None:
     """minictr: containers from scratch (namespaces, cgroups, overlayfs)."""
-
-
-@main.command()
-def version() -> None:
-    """Show the version of minictr and its runtime."""
-    click.echo(f"minictr version {__version__}")
-    click.echo(f" Runtime:  minictr-runtime {__version__} (OCI runtime spec 1.0.2)")
-    click.echo(f" Python:   {platform.python_version()}")
-    click.echo(f" OS/Arch:  {platform.system().lower()}/{platform.machine()}")
-
-
-def host_info() -> dict:
-    from minictr.runtime.cgroups.hierarchy import mounted_hierarchies, unified_mode
-    hierarchies = mounted_hierarchies()
-    v1 = sorted(",".join(h.controllers) for h in hierarchies if h.version == 1)
-    return {
-        "ServerVersion": __version__,
-        "KernelVersion": platform.release(),
-        "OperatingSystem": _os_name(),
-        "Architecture": platform.machine(),
-        "CgroupVersion": "2" if unified_mode(hierarchies) else "1",
-        "CgroupDriver": "cgroupfs",
-        "CgroupControllersV1": v1,
-        "DefaultRuntime": "minictr-runtime",
-    }
-
-
-def _os_name() -> str:
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("PRETTY_NAME="):
-                    return line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return platform.system()
-
-
-@main.command()
-@click.option("--format", "fmt", default=None, help="'json' for scripts")
-def info(fmt: str | None) -> None:
-    """Show what this host offers containers (cgroups, kernel)."""
-    data = host_info()
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
-        return
-    click.echo(f"Server Version: {data['ServerVersion']}")
-    click.echo(f"Cgroup Driver: {data['CgroupDriver']}")
-    click.echo(f"Cgroup Version: {data['CgroupVersion']}")
-    if data["CgroupControllersV1"]:
-        click.echo(f"Cgroup v1 hierarchies: {' '.join(data['CgroupControllersV1'])}")
-    click.echo(f"Default Runtime: {data['DefaultRuntime']}")
-    click.echo(f"Kernel Version: {data['KernelVersion']}")
-    click.echo(f"Operating System: {data['OperatingSystem']}")
-    click.echo(f"Architecture: {data['Architecture']}")
-    click.echo(f"Root: {os.environ.get('MINICTR_ROOT', '/var/lib/minictr')}")
+    from minictr.cli.context import Context
+    ctx.obj = Context(root)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

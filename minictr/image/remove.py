@@ -30,8 +30,10 @@ def _familiar(name: str) -> str:
     return _ref.parse(name, default_tag=False).familiar()
 
 
-def remove_image(store: ImageStore, name: str, force: bool = False) -> list[tuple[str, str]]:
-    """Returns docker's report lines as (verb, what): Untagged/Deleted."""
+def remove_image(store: ImageStore, name: str, force: bool = False,
+                 collect_blobs: bool = True) -> list[tuple[str, str]]:
+    """Returns docker's report lines as (verb, what): Untagged/Deleted.
+    collect_blobs=False leaves unreferenced blobs to a later gc.collect."""
     record = store.records.lookup(name)
     by_reference = _names_reference(store, name, record)
     report: list[tuple[str, str]] = []
@@ -71,7 +73,7 @@ def remove_image(store: ImageStore, name: str, force: bool = False) -> list[tupl
             store.records.remove_repo_digests(record.id, repo)
     if holders:
         return report  # forced: names gone, the image stays for its users
-    report += _delete(store, record)
+    report += _delete(store, record, collect_blobs)
     return report
 
 
@@ -86,7 +88,7 @@ def _names_reference(store: ImageStore, name: str, record: ImageRecord) -> bool:
     return str(ref) in record.tags
 
 
-def _delete(store: ImageStore, record: ImageRecord) -> list[tuple[str, str]]:
+def _delete(store: ImageStore, record: ImageRecord, collect_blobs: bool) -> list[tuple[str, str]]:
     with gc_lock(store.root, shared=False):
         store.records.remove(record.id)
         report = [("Deleted", record.id)]
@@ -95,5 +97,6 @@ def _delete(store: ImageStore, record: ImageRecord) -> list[tuple[str, str]]:
             if layer.chain_id not in in_use and store.snapshots.exists(layer.chain_id):
                 store.snapshots.remove(layer.chain_id)
                 report.append(("Deleted", layer.chain_id))
-        gc.remove_unreferenced_blobs(store)
+        if collect_blobs:
+            gc.remove_unreferenced_blobs(store)
     return report

@@ -1,0 +1,1 @@
+"""Image commands: pull, push, images, rmi, tag, inspect, history, prune, save, load, login."""
