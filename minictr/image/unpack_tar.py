@@ -220,9 +220,6 @@ class TarReader:
         e.gid = _number(gid, "gid", self._current)
         e.mtime_ns = e.atime_ns = _number(mtime, "mtime", self._current) * 1_000_000_000
         e.xattrs = None
-        if typ in _REGULAR:
-            typ = DIR if name.endswith(b"/") else REG
-        e.type = typ
         if typ == CHR or typ == BLK:
             e.devmajor = _number(devmajor, "devmajor", self._current)
             e.devminor = _number(devminor, "devminor", self._current)
@@ -234,6 +231,9 @@ class TarReader:
             e.linkname = longlink
         if pax or self._global:
             size = self._apply_pax(e, pax, size)
+        if typ in _REGULAR:   # a '/'-ending regular member is an old-style directory (full name only)
+            typ = DIR if e.name.endswith(b"/") else REG
+        e.type = typ
         self._current = e.display()
         if typ == b"S" or typ == b"M":
             raise LayerError(self._current, "sparse and multi-volume tar members are not supported")

@@ -254,13 +254,24 @@ def third_layer():
     return tar_bytes([file("a/gone", b"back again"), file("opq/newer", b"newer")])
 
 
+def mounted(path: Path) -> bool:
+    """By mountinfo: os.path.ismount misses a bind mount within one filesystem."""
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == str(path) for line in f)
+
+
 @pytest.fixture
 def overlay_target(tmp_path):
     target = tmp_path / "merged"
     target.mkdir()
-    yield target
-    while os.path.ismount(target):
-        subprocess.run(["umount", "-l", str(target)], check=False)
+    try:
+        yield target
+    finally:
+        for _ in range(5):
+            if not mounted(target):
+                break
+            subprocess.run(["umount", str(target)], check=False)
+        assert not mounted(target)
 
 
 def mount(m: Mount, target: Path) -> None:
