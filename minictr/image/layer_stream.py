@@ -229,34 +229,17 @@ class GzipStream(_ReadStream):
 
 class ReadAhead(_ReadStream):
     """Reads `stream` in a background thread, a few chunks ahead. An error
-    in the reader thread is raised from the next read here."""
+    in the reader thread is raised from the next read here. The thread
+    holds no reference to this object, so dropping it (or close) stops it."""
 
     def __init__(self, stream, what: str = "layer", chunk: int = READ_CHUNK, depth: int = 4):
-        self._stream, self._chunk = stream, chunk
         self._queue: queue.Queue = queue.Queue(depth)
         self._stop = threading.Event()
         self._left = b""
         self._eof = False
-        self._thread = threading.Thread(target=self._run, name=f"read-ahead {what}", daemon=True)
+        self._thread = threading.Thread(target=_read_ahead, args=(stream, chunk, self._queue, self._stop),
+                                        name=f"read-ahead {what}", daemon=True)
         self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                data = self._stream.read(self._chunk)
-                self._put(data)
-                if not data:
-                    return
-        except BaseException as e:  # handed to the consumer, raised there
-            self._put(e)
-
-    def _put(self, item) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
 
     def read(self, n: int = -1) -> bytes:
         if not self._left:
@@ -286,3 +269,21 @@ class ReadAhead(_ReadStream):
                     break
             self._thread.join(timeout=10)
         super().close()
+
+
+def _read_ahead(stream, chunk: int, out: queue.Queue, stop: threading.Event) -> None:
+    def put(item) -> None:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+    try:
+        while not stop.is_set():
+            data = stream.read(chunk)
+            put(data)
+            if not data:
+                return
+    except BaseException as e:  # handed to the consumer, raised there
+        put(e)

@@ -7,6 +7,7 @@ import lzma
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,21 @@ def test_read_ahead_close_stops_its_thread_midway():
     stream = ReadAhead(Endless(), chunk=1 << 16, depth=2)
     stream.read(10)
     stream.close()
+    assert threading.active_count() == before
+
+
+def test_read_ahead_dropped_without_close_stops_its_thread():
+    class Endless:
+        def read(self, n):
+            return b"x" * n
+    before = threading.active_count()
+    stream = ReadAhead(Endless(), chunk=1 << 16, depth=2)
+    stream.read(10)
+    del stream
+    for _ in range(50):
+        if threading.active_count() == before:
+            break
+        time.sleep(0.1)
     assert threading.active_count() == before
 
 
