@@ -106,7 +106,12 @@ class Snapshots:
         """Make the snapshot `chain_id` unless it exists: fill(tmp_fs_dir)
         writes the layer's files into an empty directory, which is then
         renamed into place. Returns the snapshot's path. An exception from
-        fill removes the temp dir and propagates."""
+        fill removes the temp dir and propagates. The parent need not exist
+        yet (a pull unpacks layers in parallel); it is recorded for chain().
+
+        Nothing is fsync'ed: a killed process never leaves a partial
+        snapshot under a real name, but after a power cut the page cache's
+        unwritten data is lost as with docker's and podman's layer stores."""
         final = self._dir(chain_id)
         if parent_chain_id:
             _dirname(parent_chain_id)

@@ -39,7 +39,8 @@ OPAQUE = b".wh..wh..opq"
 OPAQUE_XATTR, OPAQUE_VALUE = b"trusted.overlay.opaque", b"y"
 PATH_MAX, NAME_MAX = 4096, 255
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_SKIPPED_XATTRS = (b"trusted.overlay.",)   # overlayfs' own; only whiteout entries may set them
+# overlayfs' own xattrs (redirects, metacopy, opaque): only whiteout entries set them, never a tar's xattrs
+_SKIPPED_XATTRS = (b"trusted.overlay.", b"user.overlay.")
 
 
 class HardlinkTargetMissing(LayerError):

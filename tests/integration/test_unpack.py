@@ -134,7 +134,8 @@ def feature_members():
         file("empty", b"", mode=0o000),
         file("caps", b"ping", pax={"SCHILY.xattr.security.capability":
                                    "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"}),
-        file("xattr", b"x", pax={"SCHILY.xattr.user.note": "hello", "SCHILY.xattr.trusted.k": "v"}),
+        file("xattr", b"x", pax={"SCHILY.xattr.user.note": "hello", "SCHILY.xattr.trusted.k": "v",
+                                 "SCHILY.xattr.trusted.overlay.redirect": "/elsewhere"}),
         file("frac-time", b"t", pax={"mtime": "1600000000.123456789"}),
         file("dup", b"first"),
         file("dup", b"second wins"),
@@ -164,6 +165,7 @@ def test_every_kind_of_entry_unpacks_as_gnu_tar_does(tmp_path):
     assert os.getxattr(ours / "xattr", "user.note") == b"hello"
     assert os.getxattr(ours / "xattr", "trusted.k") == b"v"
     assert os.getxattr(ours / "caps", "security.capability")[:4] == b"\x01\x00\x00\x02"
+    assert "trusted.overlay.redirect" not in os.listxattr(ours / "xattr")   # overlayfs' own: not from a tar
     assert os.lstat(ours / "frac-time").st_mtime_ns == 1_600_000_000_123_456_789
     assert os.lstat(ours / "etc").st_mtime == 1_600_000_000            # set after its contents
     st = os.lstat(ours / "dev/sda")

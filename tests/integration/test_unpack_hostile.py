@@ -113,6 +113,12 @@ def test_symlink_chain_that_escapes_at_its_end(place):
                              file("a/b/pwned", b"x")]), "a/b/pwned", "leads outside the layer root")
 
 
+def test_symlink_loop_in_a_parent(place):
+    snaps, canary = place
+    refuse(snaps, tar_bytes([symlink("a", "b"), symlink("b", "a"), file("a/x", b"x")]), "a/x",
+           "does not lead to a directory inside the layer")
+
+
 def test_directory_replaced_by_an_escaping_symlink_then_written_through(place):
     snaps, canary = place
     # the unpacker had 'd' open as a directory: the cached fd must not outlive the replacement
