@@ -20,11 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from minictr.image.content import IngestWriter
 from minictr.image.errors import DigestMismatch, ImageError
-from minictr.image.layer_stream import open_layer
+from minictr.image.layer_ingest import drain, unpack_verified
 from minictr.image.progress import Progress, layer_id
 from minictr.image.records import LayerRecord
 from minictr.image.store import ImageStore
-from minictr.image.unpack import unpack_layer
 from minictr.oci import image_config, manifest as _manifest, media_types as mt, platform as _platform
 from minictr.oci import reference as _ref
 from minictr.state.locks import gc_lock
@@ -172,27 +171,17 @@ def _download_and_unpack(store, client, ref, desc, diff_id, chain_id, parent_cha
     lid = layer_id(desc.digest)
     with store.content.writer(desc.digest, desc.size, f"layer {desc.digest}") as writer:
         source = _LayerSource(store, client, ref, desc, writer, progress)
-        if not unpack:
-            source.drain()
-            progress.layer(lid, "Download complete")
-            return None
-        result = {}
-
-        def fill(tmpdir: str) -> None:
-            parents = store.snapshots.lowerdirs([parent_chain_id]) if parent_chain_id and \
-                store.snapshots.exists(parent_chain_id) else []
-            stream = open_layer(source, desc.media_type)
-            res = unpack_layer(stream, tmpdir, layer=desc.digest, parents=parents)
-            source.drain()
-            progress.layer(lid, "Verifying Checksum")
-            writer.commit()
-            if res.diff_id != diff_id:
-                raise DigestMismatch(f"uncompressed content of layer {desc.digest} (the config's diff_id)",
-                                     diff_id, res.diff_id)
-            result["size"] = res.content_bytes
-        store.snapshots.prepare(chain_id, parent_chain_id, fill)
+        try:
+            if not unpack:
+                drain(source)
+                progress.layer(lid, "Download complete")
+                return None
+            size = unpack_verified(store, source, writer, desc.digest, desc.media_type, diff_id, chain_id,
+                                   parent_chain_id, on_verify=lambda: progress.layer(lid, "Verifying Checksum"))
+        finally:
+            source.close()
     progress.layer(lid, "Pull complete")
-    return result.get("size")
+    return size
 
 
 class _LayerSource:
@@ -244,11 +233,7 @@ class _LayerSource:
     def readable(self) -> bool:
         return True
 
-    def drain(self) -> None:
-        """Read what the decompressor left (gzip trailers, padding) so the
-        whole blob is hashed."""
-        while self.read(_CHUNK):
-            pass
+    def close(self) -> None:
         if self.prefix_fd >= 0:
             os.close(self.prefix_fd)
             self.prefix_fd = -1
