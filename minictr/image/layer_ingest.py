@@ -23,9 +23,15 @@ def drain(source) -> None:
 
 
 def unpack_verified(store: ImageStore, source, writer: IngestWriter, blob_digest: str, media_type: str,
-                    diff_id: str, chain_id: str, parent_chain_id: str | None, on_verify=None) -> int:
-    """Returns the bytes of file content unpacked (docker's layer size).
-    `source` yields the blob's bytes and writes them to `writer` itself."""
+                    diff_id: str, chain_id: str, parent_chain_id: str | None, on_verify=None) -> int | None:
+    """Returns the bytes of file content unpacked (docker's layer size), or
+    None when the snapshot existed already (the same layer compressed
+    differently): then only the blob is stored. `source` yields the blob's
+    bytes and writes them to `writer` itself."""
+    if store.snapshots.exists(chain_id):
+        drain(source)
+        writer.commit()
+        return None
     result = {}
 
     def fill(tmpdir: str) -> None:
@@ -41,7 +47,7 @@ def unpack_verified(store: ImageStore, source, writer: IngestWriter, blob_digest
                                  diff_id, res.diff_id)
         result["size"] = res.content_bytes
     store.snapshots.prepare(chain_id, parent_chain_id, fill)
-    return result.get("size", 0)
+    return result.get("size")   # None: a concurrent preparer made the snapshot first
 
 
 def _unpacked_ancestors(store: ImageStore, chain_id: str | None) -> list[str]:
