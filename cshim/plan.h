@@ -81,6 +81,7 @@ struct mc_plan {
     unsigned long root_propagation;   /* applied to "/" first, e.g. MS_SLAVE|MS_REC */
     int rootfs_readonly;
     int no_pivot;
+    int share_host_mounts;      /* no mount namespace: no propagation change, chroot instead of pivot_root */
     int mount_count;
     const struct mc_mount *mounts;
     int setup_dev;              /* /dev is a fresh tmpfs: create nodes and symlinks */

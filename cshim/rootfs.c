@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,13 +183,50 @@ static int do_mount(const struct mc_mount *m)
     return 0;
 }
 
+/* pivot_root refuses a new root that is, or whose parent mount is, shared
+ * (EINVAL), as rootfsPropagation "shared" makes them. runc's answer: make
+ * the mount the rootfs sits on private before the rootfs is bound onto
+ * itself, so that bind is not shared either. */
+static int make_parent_private(const struct mc_plan *plan)
+{
+    unsigned long shared = MS_SHARED;
+    if (!(plan->root_propagation & shared))
+        return 0;
+    char parent[PATH_MAX];
+    if (snprintf(parent, sizeof(parent), "%s/..", plan->rootfs) >= (int)sizeof(parent))
+        return mc_fail("rootfs path too long");
+    /* walk up to the mount point holding the rootfs: a path whose parent is on another device */
+    char path[PATH_MAX];
+    if (!realpath(parent, path))
+        return mc_fail("resolve the rootfs parent");
+    for (;;) {
+        if (mount(NULL, path, NULL, MS_PRIVATE, NULL) == 0)
+            break;
+        if (errno != EINVAL || strcmp(path, "/") == 0)
+            return mc_fail("make the rootfs parent mount private");
+        char *slash = strrchr(path, '/');
+        if (slash == path)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+    }
+    mc_explain("mount(parent, MS_PRIVATE)", "pivot_root refuses a shared parent mount (rootfsPropagation shared)");
+    return 0;
+}
+
 int mc_prepare_rootfs(const struct mc_plan *plan)
 {
-    unsigned long prop = plan->root_propagation ? plan->root_propagation : (MS_SLAVE | MS_REC);
-    mc_explain("mount(\"/\", MS_SLAVE|MS_REC)", "our mounts must not propagate back to the host");
-    if (mount(NULL, "/", NULL, prop, NULL) < 0)
-        return mc_fail("set propagation of /");
-    mc_explain("mount(rootfs, rootfs, MS_BIND|MS_REC)", "pivot_root needs the new root to be a mount point");
+    if (!plan->share_host_mounts) {
+        unsigned long prop = plan->root_propagation ? plan->root_propagation : (MS_SLAVE | MS_REC);
+        mc_explain("mount(\"/\", MS_SLAVE|MS_REC)", "our mounts must not propagate back to the host");
+        if (mount(NULL, "/", NULL, prop, NULL) < 0)
+            return mc_fail("set propagation of /");
+        if (make_parent_private(plan) < 0)
+            return -1;
+    } else {
+        mc_explain("(no mount namespace)", "the host's mount table is shared: mounts appear on the host until delete");
+    }
+    mc_explain("mount(rootfs, rootfs, MS_BIND|MS_REC)", "the new root must be a mount point (pivot_root, read-only root)");
     if (mount(plan->rootfs, plan->rootfs, "bind", MS_BIND | MS_REC, NULL) < 0)
         return mc_fail("bind mount the rootfs %s", plan->rootfs);
     rootfs_fd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -206,6 +244,16 @@ int mc_pivot_root(const struct mc_plan *plan)
 {
     if (chdir(plan->rootfs) < 0)
         return mc_fail("chdir %s", plan->rootfs);
+    if (plan->share_host_mounts) {
+        mc_explain("chroot(rootfs)", "no mount namespace: pivot_root would swap the host's own root");
+        if (chroot(".") < 0)
+            return mc_fail("chroot");
+        if (chdir("/") < 0)
+            return mc_fail("chdir /");
+        close(rootfs_fd);
+        rootfs_fd = -1;
+        return 0;
+    }
     if (plan->no_pivot) {
         mc_explain("mount(MS_MOVE) + chroot", "--no-pivot: move the rootfs over / and chroot into it");
         if (mount(plan->rootfs, "/", NULL, MS_MOVE, NULL) < 0)

@@ -6,7 +6,7 @@ the network, load from an archive member."""
 from __future__ import annotations
 
 from minictr.image.content import IngestWriter
-from minictr.image.errors import DigestMismatch
+from minictr.image.errors import DigestMismatch, ImageError
 from minictr.image.layer_stream import open_layer
 from minictr.image.snapshots import SnapshotError
 from minictr.image.store import ImageStore
@@ -37,7 +37,11 @@ def unpack_verified(store: ImageStore, source, writer: IngestWriter, blob_digest
     def fill(tmpdir: str) -> None:
         parents = store.snapshots.lowerdirs(_unpacked_ancestors(store, parent_chain_id))
         stream = open_layer(source, media_type, what=f"layer {blob_digest}")
-        res = unpack_layer(stream, tmpdir, layer=blob_digest, parents=parents)
+        try:
+            res = unpack_layer(stream, tmpdir, layer=blob_digest, parents=parents)
+        except ImageError:
+            _blame_the_blob(source, writer)
+            raise
         drain(source)
         if on_verify:
             on_verify()
@@ -48,6 +52,17 @@ def unpack_verified(store: ImageStore, source, writer: IngestWriter, blob_digest
         result["size"] = res.content_bytes
     store.snapshots.prepare(chain_id, parent_chain_id, fill)
     return result.get("size")   # None: a concurrent preparer made the snapshot first
+
+
+def _blame_the_blob(source, writer: IngestWriter) -> None:
+    """Bad layer data is usually a blob that is not what its digest says
+    (corrupted in storage or on the way): read the rest and let the digest
+    check speak (DigestMismatch), which says more than a gzip error."""
+    try:
+        drain(source)
+    except (ImageError, OSError):
+        return
+    writer.commit()
 
 
 def _unpacked_ancestors(store: ImageStore, chain_id: str | None) -> list[str]:

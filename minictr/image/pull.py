@@ -201,7 +201,9 @@ class _LayerSource:
             self.prefix_fd = os.open(store.content.path(desc.digest), os.O_RDONLY | os.O_CLOEXEC)
             self.prefix_left = desc.size
             return
-        self.network = _iter_blob(client, ref, desc.digest, writer.offset)
+        # a pull killed after the last byte but before the commit left it all
+        whole = writer.offset >= desc.size
+        self.network = iter(()) if whole else _iter_blob(client, ref, desc.digest, writer.offset)
         if writer.offset:
             self.prefix_fd = os.open(writer.ingest_path, os.O_RDONLY | os.O_CLOEXEC)
             self.prefix_left = writer.offset

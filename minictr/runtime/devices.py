@@ -51,9 +51,13 @@ def merged_devices(config_devices: list[Device]) -> list[Device]:
 
 
 def cgroup_rules(resources_devices: list[dict], config_devices: list[Device]) -> list[dict]:
-    """linux.resources.devices, then the defaults, then one allow per linux.devices entry."""
+    """linux.resources.devices, then the defaults, then one allow per
+    linux.devices entry (fifos need no rule: the devices cgroup governs
+    only block and character devices)."""
     rules = list(resources_devices) + DEFAULT_ALLOW_RULES
     for d in config_devices:
+        if d.type == "p":
+            continue
         rules.append({"allow": True, "type": d.type if d.type != "u" else "c", "major": d.major,
                       "minor": d.minor, "access": "rwm"})
     return rules

@@ -16,6 +16,7 @@ import time
 from minictr.oci.runtime_config import Config, ConfigError, load_bundle_config
 from minictr.runtime import cgroups, explain
 from minictr.runtime import devices as devmod
+from minictr.runtime import host_mounts
 from minictr.runtime import mount_options as mo
 from minictr.runtime.errors import ContainerNotFound, RuntimeFailure
 from minictr.runtime.hooks import hook_dicts, run_hooks
@@ -221,6 +222,8 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
         if made_cgroup:
             _kill_cgroup(mgr)
             _destroy_quietly(mgr)
+        if plan.share_host_mounts:
+            host_mounts.unmount_under(rootfs)
         remove_state_dir(state_dir)
         raise
     finally:
@@ -360,6 +363,8 @@ def delete(store: StateStore, container_id: str, force: bool = False) -> None:
                     time.sleep(0.005)
             explain.step("rmdir cgroup", "the container's cgroups go with it")
             _destroy_quietly(mgr)
+        if host_mounts.shares_host_mounts(st.namespaces):
+            host_mounts.unmount_under(st.rootfs)
         for h in st.hooks.get("poststop", []):
             try:
                 run_hooks("poststop", [h], oci_state(st, "stopped"))

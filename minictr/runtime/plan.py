@@ -57,6 +57,7 @@ class Plan:
     root_propagation: int = 0
     rootfs_readonly: bool = False
     no_pivot: bool = False
+    share_host_mounts: bool = False
     mounts: list[MountStep] = field(default_factory=list)
     setup_dev: bool = False
     devices: list = field(default_factory=list)
@@ -203,8 +204,17 @@ def plan_container(config: Config, bundle: str, rootfs: str, cgroup_mounts) -> P
     for ns in linux.namespaces:
         plan.namespaces.append((NS_FLAGS[ns.type], ns.path))
     plan.wait_for_userns_maps = plan.has_new(CLONE_NEWUSER)
-    if not plan.has_new(CLONE_NEWNS) and not any(t == CLONE_NEWNS for t, _ in plan.namespaces):
-        raise ConfigError("linux.namespaces", "a mount namespace is required to set up the rootfs")
+    if not any(t == CLONE_NEWNS for t, _ in plan.namespaces):
+        # No mount namespace: the container shares the host's mount table
+        # (as runc allows). Its mounts appear on the host under the rootfs
+        # and `delete` takes them away; it is chrooted, not pivoted, and
+        # nothing that needs a private mount table can be honoured.
+        plan.share_host_mounts = True
+        for field_name, present in (("linux.maskedPaths", linux.masked_paths),
+                                    ("linux.readonlyPaths", linux.readonly_paths),
+                                    ("linux.rootfsPropagation", linux.rootfs_propagation)):
+            if present:
+                raise ConfigError(field_name, "needs a private mount namespace in linux.namespaces")
     if linux.rootfs_propagation:
         plan.root_propagation = mo.PROPAGATION[linux.rootfs_propagation]
     plan.mounts = plan_mounts(config, bundle, cgroup_mounts)
@@ -214,13 +224,15 @@ def plan_container(config: Config, bundle: str, rootfs: str, cgroup_mounts) -> P
     plan.symlinks = devmod.dev_symlinks() if plan.setup_dev else []
     plan.masked_paths = list(linux.masked_paths)
     plan.readonly_paths = list(linux.readonly_paths)
+    # a uts namespace joined by path is the container's own too: set its names there
+    has_uts = any(t == CLONE_NEWUTS for t, _ in plan.namespaces)
     if config.hostname:
-        if not plan.has_new(CLONE_NEWUTS):
-            raise ConfigError("hostname", "setting a hostname needs a new uts namespace in linux.namespaces")
+        if not has_uts:
+            raise ConfigError("hostname", "setting a hostname needs a uts namespace in linux.namespaces")
         plan.hostname = config.hostname
     if config.domainname:
-        if not plan.has_new(CLONE_NEWUTS):
-            raise ConfigError("domainname", "setting a domainname needs a new uts namespace in linux.namespaces")
+        if not has_uts:
+            raise ConfigError("domainname", "setting a domainname needs a uts namespace in linux.namespaces")
         plan.domainname = config.domainname
     for key, value in linux.sysctl.items():
         plan.sysctls.append((key, value))
@@ -278,6 +290,7 @@ def to_struct(plan: Plan):
     s.root_propagation = plan.root_propagation
     s.rootfs_readonly = plan.rootfs_readonly
     s.no_pivot = plan.no_pivot
+    s.share_host_mounts = plan.share_host_mounts
     ms = k.array("struct mc_mount", len(plan.mounts))
     for i, m in enumerate(plan.mounts):
         ms[i].source, ms[i].destination = k.str(m.source), k.str(m.destination)
