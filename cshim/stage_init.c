@@ -112,23 +112,18 @@ static int join_cgroups(const struct mc_plan *plan)
 void mc_stage_init(const struct mc_plan *plan)
 {
     char program[PATH_MAX];
-    /* The first write to a cgroup.procs file waits ~10 ms in the kernel (an
-     * RCU grace period). The mounts do not depend on the cgroup, so they
-     * run meanwhile, unless a new cgroup namespace must exist before them
-     * (a cgroup2 mount inside shows the namespace's root). */
-    int cgroups_first = !plan->setup_rootfs || mc_wants_new_namespace(plan, CLONE_NEWCGROUP);
-
     if (plan->new_session && setsid() < 0) {
         mc_fail("setsid");
         mc_die();
     }
-    if (cgroups_first && join_cgroups(plan) < 0)
+    /* The parent makes the container's cgroups while we were cloned and
+     * unshared (its first cgroup write waits out an RCU grace period);
+     * the mounts bind those cgroup directories, so they come after. */
+    if (join_cgroups(plan) < 0)
         mc_die();
 
     if (plan->setup_rootfs) {
         if (mc_prepare_rootfs(plan) < 0)
-            mc_die();
-        if (!cgroups_first && join_cgroups(plan) < 0)
             mc_die();
         if (plan->parent_hooks) {
             if (mc_sync_send(MC_SYNC_HOOKS, 0, 0, NULL) < 0 || mc_sync_wait(MC_SYNC_HOOKS_DONE) < 0)

@@ -15,6 +15,7 @@ import time
 
 from minictr.oci.runtime_config import Config, ConfigError, load_bundle_config
 from minictr.runtime import cgroups, explain
+from minictr.runtime.cgroups import warmup
 from minictr.runtime import devices as devmod
 from minictr.runtime import host_mounts
 from minictr.runtime import mount_options as mo
@@ -175,10 +176,6 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
             fds.append(plan.console_fd)
         elif console_fd >= 0:
             plan.console_fd = console_fd
-        explain.step("mkdir cgroup", f"{mgr.describe()}: limits and accounting for the container")
-        mgr.create()
-        made_cgroup = True
-        mgr.apply(limits)
         # the init reads these before pivot_root, for the hooks it runs itself
         plan.state_json = os.path.join(state_dir, "hook-state.json")
         plan.create_state_json = os.path.join(state_dir, "create-hook-state.json")
@@ -195,6 +192,13 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
                 _write_id_maps(pid, config)
 
         def on_init(pid: int) -> None:
+            # made only now, as runc does: the child's clone and unshares
+            # overlap the kernel's first-migration stall (see cgroups.warmup)
+            nonlocal made_cgroup
+            explain.step("mkdir cgroup", f"{mgr.describe()}: limits and accounting for the container")
+            made_cgroup = True
+            mgr.create()
+            mgr.apply(limits)
             explain.step("write cgroup.procs", f"pid {pid} joins the container's cgroups while it mounts")
             mgr.add(pid)
             _set_oom_score_adj(pid, config.process.oom_score_adj)
@@ -213,6 +217,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
         init_pid = spawn(plan, Callbacks(on_stage1=on_stage1, on_init=on_init, on_hooks=on_hooks), wait_exec=False)
         st.pid = init_pid
         st.init_start_time = proc_start_time(init_pid)
+        st.cgroup = mgr.to_state()  # with the directories create() made
         store.save(st)
         write_pid_file(pid_file, init_pid)
         return st
@@ -227,6 +232,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
         remove_state_dir(state_dir)
         raise
     finally:
+        warmup.finish()
         for fd in fds:
             os.close(fd)
 

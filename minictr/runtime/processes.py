@@ -6,6 +6,7 @@ import os
 
 from minictr.oci.runtime_config import ConfigError, Process, parse_process
 from minictr.runtime import cgroups, foreground, lifecycle
+from minictr.runtime.cgroups import warmup
 from minictr.runtime.errors import RuntimeFailure
 from minictr.runtime.plan import NS_FLAGS, NS_PROC_NAMES, Plan, plan_process
 from minictr.runtime.spawn import Callbacks, spawn
@@ -143,6 +144,7 @@ def exec_process(store: StateStore, container_id: str, process: Process, detach:
     try:
         pid = spawn(plan, Callbacks(on_init=on_init), wait_exec=True)
     finally:
+        warmup.finish()
         if plan.console_fd >= 0:
             os.close(plan.console_fd)
     lifecycle.write_pid_file(pid_file, pid)

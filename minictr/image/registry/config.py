@@ -82,7 +82,8 @@ class RegistryConfig:
 
     @classmethod
     def load(cls, path: str | None = None) -> "RegistryConfig":
-        """The file if it exists, else defaults (no mirrors, loopback insecure)."""
+        """The file if it exists and is not empty, else defaults (no mirrors,
+        loopback insecure)."""
         path = path or os.environ.get("MINICTR_REGISTRIES_CONF") or DEFAULT_PATH
         try:
             with open(path, encoding="utf-8") as f:
@@ -91,6 +92,8 @@ class RegistryConfig:
             return cls(source=path)
         except OSError as e:
             raise RegistryConfigError(f"{path}: cannot read: {e.strerror}") from None
+        if not text.strip():
+            return cls(source=path)   # an empty file (or /dev/null) means the defaults
         try:
             data = json.loads(text)
         except ValueError as e:

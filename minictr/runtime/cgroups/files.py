@@ -29,27 +29,6 @@ def write(directory: str, name: str, value, setting: str = "") -> None:
         os.close(fd)
 
 
-def warm_attach_lock(directory: str) -> None:
-    """Pay, in a background thread, the ~10 ms the first task migration of
-    a burst costs (the kernel's global threadgroup lock switching to its
-    slow mode for an RCU grace period). A short-lived thread moves itself
-    into the new cgroup's `tasks` file (v1) and exits, leaving nothing
-    behind; meanwhile the plan is built and the init forked, and the real
-    cgroup.procs writes that follow are fast."""
-    import _thread
-
-    def move_self():
-        try:
-            fd = os.open(os.path.join(directory, "tasks"), os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, str(_thread.get_native_id()).encode())
-            finally:
-                os.close(fd)
-        except OSError:
-            pass  # only an optimisation
-    _thread.start_new_thread(move_self, ())
-
-
 def read(directory: str, name: str) -> str:
     with open(os.path.join(directory, name)) as f:
         return f.read()

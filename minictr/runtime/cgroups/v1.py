@@ -8,7 +8,7 @@ import os
 from minictr.runtime import signals
 import time
 
-from minictr.runtime.cgroups import files
+from minictr.runtime.cgroups import files, warmup
 from minictr.runtime.cgroups.resources import Limits, parse_limits
 
 UNIFIED = ""   # the key of the cgroup2 hierarchy in /proc/self/cgroup
@@ -41,12 +41,7 @@ class V1Manager:
             self.made += made
             if "cpuset" in key.split(","):
                 self._inherit_cpuset(made)
-        # cpuacct/cpu: a thread's moment there only accounts a few µs; never
-        # pids, memory or freezer, where it could count against a limit
-        for key, path in self.paths.items():
-            if path in self.made and {"cpuacct", "cpu"} & set(key.split(",")):
-                files.warm_attach_lock(path)
-                break
+        warmup.start()  # no-op when the CLI started it earlier, as it should
 
     @staticmethod
     def _inherit_cpuset(made: list[str]) -> None:
