@@ -72,3 +72,12 @@ def test_bad_config_names_file_and_field(tmp_path, content, field):
     with pytest.raises(RegistryConfigError) as err:
         RegistryConfig.load(str(path))
     assert str(err.value).startswith(f"{path}: ") and field in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["", "  \n"])
+def test_an_empty_file_means_the_defaults(tmp_path, text):
+    path = tmp_path / "registries.json"
+    path.write_text(text)
+    config = RegistryConfig.load(str(path))
+    assert config.endpoints("docker.io") == RegistryConfig().endpoints("docker.io")
+    assert RegistryConfig.load("/dev/null").endpoints("quay.io") == [Endpoint("quay.io", ("https",))]
