@@ -83,6 +83,8 @@ struct mc_plan {
     int no_pivot;
     int share_host_mounts;      /* no mount namespace: no propagation change, chroot instead of pivot_root */
     int mount_count;
+    int cgroup_mounts_at;       /* index of the first mount of the container's cgroups (-1: none):
+                                   the init waits to be in them (INIT_GO) before it */
     const struct mc_mount *mounts;
     int setup_dev;              /* /dev is a fresh tmpfs: create nodes and symlinks */
     int device_count;

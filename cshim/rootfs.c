@@ -232,9 +232,13 @@ int mc_prepare_rootfs(const struct mc_plan *plan)
     rootfs_fd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfs_fd < 0)
         return mc_fail("open rootfs %s", plan->rootfs);
-    for (int i = 0; i < plan->mount_count; i++)
+    for (int i = 0; i < plan->mount_count; i++) {
+        /* the mounts before run while the parent makes our cgroups */
+        if (i == plan->cgroup_mounts_at && mc_join_cgroups(plan) < 0)
+            return -1;
         if (do_mount(&plan->mounts[i]) < 0)
             return -1;
+    }
     if (mc_setup_dev(plan, rootfs_fd) < 0)
         return -1;
     return 0;

@@ -28,6 +28,7 @@ void mc_stage_init(const struct mc_plan *plan) __attribute__((noreturn));
 
 /* rootfs.c */
 int mc_prepare_rootfs(const struct mc_plan *plan);
+int mc_join_cgroups(const struct mc_plan *plan);
 int mc_pivot_root(const struct mc_plan *plan);
 int mc_finalize_rootfs(const struct mc_plan *plan);
 int mc_mask_and_protect(const struct mc_plan *plan);

@@ -96,9 +96,14 @@ static int wait_exec_fifo(const struct mc_plan *plan)
 }
 
 /* Wait until the parent has written our pid into the container's cgroups,
- * then root a new cgroup namespace there if the config asks for one. */
-static int join_cgroups(const struct mc_plan *plan)
+ * then root a new cgroup namespace there if the config asks for one. Once:
+ * called where it is first needed. */
+int mc_join_cgroups(const struct mc_plan *plan)
 {
+    static int joined;
+    if (joined)
+        return 0;
+    joined = 1;
     if (mc_sync_wait(MC_SYNC_INIT_GO) < 0)
         return -1;
     if (mc_wants_new_namespace(plan, CLONE_NEWCGROUP)) {
@@ -116,14 +121,19 @@ void mc_stage_init(const struct mc_plan *plan)
         mc_fail("setsid");
         mc_die();
     }
-    /* The parent makes the container's cgroups while we were cloned and
-     * unshared (its first cgroup write waits out an RCU grace period);
-     * the mounts bind those cgroup directories, so they come after. */
-    if (join_cgroups(plan) < 0)
+    /* The parent makes the container's cgroups and puts us in while we
+     * mount (its first cgroup write can wait out an RCU grace period). A
+     * new cgroup namespace must exist before any mount, and the mounts of
+     * the container's cgroup directories must wait for them: there, and
+     * at the latest before the hooks, we wait for INIT_GO. */
+    int cgroups_first = !plan->setup_rootfs || mc_wants_new_namespace(plan, CLONE_NEWCGROUP);
+    if (cgroups_first && mc_join_cgroups(plan) < 0)
         mc_die();
 
     if (plan->setup_rootfs) {
         if (mc_prepare_rootfs(plan) < 0)
+            mc_die();
+        if (mc_join_cgroups(plan) < 0)
             mc_die();
         if (plan->parent_hooks) {
             if (mc_sync_send(MC_SYNC_HOOKS, 0, 0, NULL) < 0 || mc_sync_wait(MC_SYNC_HOOKS_DONE) < 0)

@@ -59,6 +59,7 @@ class Plan:
     no_pivot: bool = False
     share_host_mounts: bool = False
     mounts: list[MountStep] = field(default_factory=list)
+    cgroup_mounts_at: int = -1    # first step mounting the container's cgroups
     setup_dev: bool = False
     devices: list = field(default_factory=list)
     bind_devices: bool = False
@@ -163,14 +164,18 @@ def _mount_dest(dest: str) -> str:
     return dest if dest.startswith("/") else "/" + dest
 
 
-def plan_mounts(config: Config, bundle: str, cgroup_mounts) -> list[MountStep]:
-    """config.mounts as mount steps; the cgroup mount is expanded by the
-    cgroup manager into what this host needs (`cgroup_mounts(dest, options)`)."""
+def plan_mounts(config: Config, bundle: str, cgroup_mounts) -> tuple[list[MountStep], int]:
+    """config.mounts as mount steps, and the index of the first cgroup one
+    (-1: none); the cgroup mount is expanded by the cgroup manager into what
+    this host needs (`cgroup_mounts(dest, options)`)."""
     steps: list[MountStep] = []
+    first_cgroup_step = -1
     for i, m in enumerate(config.mounts):
         opts = mo.parse(m.options)
         dest = _mount_dest(m.destination)
         if m.type in ("cgroup", "cgroup2") and not opts.is_bind:
+            if first_cgroup_step < 0:
+                first_cgroup_step = len(steps)
             steps.extend(cgroup_mounts(dest, m.options))
             continue
         if opts.is_bind or m.type == "bind":
@@ -185,7 +190,7 @@ def plan_mounts(config: Config, bundle: str, cgroup_mounts) -> list[MountStep]:
         remount_ro = m.type == "tmpfs" and bool(opts.flags & mo.MS_RDONLY)
         steps.append(MountStep(m.source or m.type, dest, m.type, opts.data, opts.flags, opts.propagation,
                                remount_readonly=remount_ro))
-    return steps
+    return steps, first_cgroup_step
 
 
 def needs_setup_dev(config: Config) -> bool:
@@ -217,7 +222,7 @@ def plan_container(config: Config, bundle: str, rootfs: str, cgroup_mounts) -> P
                 raise ConfigError(field_name, "needs a private mount namespace in linux.namespaces")
     if linux.rootfs_propagation:
         plan.root_propagation = mo.PROPAGATION[linux.rootfs_propagation]
-    plan.mounts = plan_mounts(config, bundle, cgroup_mounts)
+    plan.mounts, plan.cgroup_mounts_at = plan_mounts(config, bundle, cgroup_mounts)
     plan.setup_dev = needs_setup_dev(config)
     plan.devices = devmod.merged_devices(linux.devices)
     plan.bind_devices = plan.has_new(CLONE_NEWUSER)
@@ -298,6 +303,7 @@ def to_struct(plan: Plan):
         ms[i].flags, ms[i].propagation = m.flags, m.propagation
         ms[i].is_bind, ms[i].remount_readonly, ms[i].dest_is_file = m.is_bind, m.remount_readonly, m.dest_is_file
     s.mount_count, s.mounts = len(plan.mounts), ms
+    s.cgroup_mounts_at = plan.cgroup_mounts_at
     s.setup_dev = plan.setup_dev
     ds = k.array("struct mc_device", len(plan.devices))
     for i, d in enumerate(plan.devices):
