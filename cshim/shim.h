@@ -25,10 +25,10 @@ void mc_explain(const char *step, const char *why, ...) __attribute__((format(pr
 
 /* stage_init.c */
 void mc_stage_init(const struct mc_plan *plan) __attribute__((noreturn));
+int mc_join_cgroups(const struct mc_plan *plan);
 
 /* rootfs.c */
 int mc_prepare_rootfs(const struct mc_plan *plan);
-int mc_join_cgroups(const struct mc_plan *plan);
 int mc_pivot_root(const struct mc_plan *plan);
 int mc_finalize_rootfs(const struct mc_plan *plan);
 int mc_mask_and_protect(const struct mc_plan *plan);

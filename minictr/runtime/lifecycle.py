@@ -192,8 +192,8 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
                 _write_id_maps(pid, config)
 
         def on_init(pid: int) -> None:
-            # made only now, as runc does: the child's clone and unshares
-            # overlap the kernel's first-migration stall (see cgroups.warmup)
+            # made only now, as runc does: the init mounts meanwhile, up to
+            # the mounts of these cgroups (see cgroups.warmup for the stall)
             nonlocal made_cgroup
             explain.step("mkdir cgroup", f"{mgr.describe()}: limits and accounting for the container")
             made_cgroup = True

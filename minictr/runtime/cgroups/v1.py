@@ -8,7 +8,7 @@ import os
 from minictr.runtime import signals
 import time
 
-from minictr.runtime.cgroups import files, warmup
+from minictr.runtime.cgroups import files
 from minictr.runtime.cgroups.resources import Limits, parse_limits
 
 UNIFIED = ""   # the key of the cgroup2 hierarchy in /proc/self/cgroup
@@ -41,7 +41,6 @@ class V1Manager:
             self.made += made
             if "cpuset" in key.split(","):
                 self._inherit_cpuset(made)
-        warmup.start()  # no-op when the CLI started it earlier, as it should
 
     @staticmethod
     def _inherit_cpuset(made: list[str]) -> None:

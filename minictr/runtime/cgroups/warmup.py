@@ -10,8 +10,9 @@ takes thread ids) into it; the thread then exits. Meanwhile the interpreter
 imports and plans, and the container's own cgroup.procs writes find the
 lock warm. (While the thread waits, the kernel holds cgroup_mutex and every
 fork on the host waits too: so the runtime only clones the container's
-process, and makes its cgroups, after the imports and planning.) `finish()` removes the scratch cgroup once the thread is gone;
-one left by a SIGKILLed runtime is swept by the next `finish()`.
+process, and makes its cgroups, after the imports and planning.)
+`finish()` removes the scratch cgroup once the thread is gone; one left by
+a SIGKILLed runtime is swept by the next `finish()`.
 
 Only an optimisation: any failure is ignored. Unified (v2-only) hosts are
 skipped: there a thread cannot move alone outside a threaded subtree.
@@ -19,6 +20,8 @@ skipped: there a thread cannot move alone outside a threaded subtree.
 from __future__ import annotations
 
 import os
+
+from minictr.runtime.cgroups.hierarchy import own_cgroups
 
 PREFIX = ".minictr-warm-"
 _scratch: str | None = None
@@ -28,12 +31,10 @@ _done = None  # a lock the thread releases when it has moved (or failed)
 def _cpu_parent() -> str | None:
     """Our own cgroup's directory in the v1 cpu hierarchy, if mounted."""
     try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
+        own = own_cgroups()
     except OSError:
         return None
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
+    for controllers, path in own.items():
         if "cpu" in controllers.split(","):
             for mount in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"):
                 d = mount + path.rstrip("/")
