@@ -10,6 +10,13 @@ Run as root. Starts Debian's docker-registry on 127.0.0.1 and seeds it with
 skopeo (the image is built once with umoci and cached under .cache/).
 Every run starts from an empty store: a fresh minictr root, a fresh podman
 --root, a fresh OCI layout; docker removes the image and prunes between runs.
+
+Those stores are deleted only at the end. On an ext4 without a journal (as
+this project's CI machines have) every file create scans past the inodes
+deleted in its block group in the last minutes (the kernel's
+recently_deleted()), so deleting one run's 5000 files would make the next
+runs' creates several times slower, whichever tool made them: each tool
+would pay for its predecessor's cleanup.
 """
 from __future__ import annotations
 
@@ -47,6 +54,7 @@ class Contenders:
         self.registry = registry
         self.dockerd = None
         self.docker = None
+        self.cleanups: list = []
         if with_docker:
             self.dockerd = engines.Dockerd(Path(tempfile.mkdtemp(prefix="mb-docker-")), "runc")
             self.docker = self.dockerd.start()
@@ -55,36 +63,33 @@ class Contenders:
         root = self.tmp / f"minictr-{i}"
         env = {"PATH": os.environ["PATH"], "MINICTR_ROOT": str(root), "HOME": str(self.tmp),
                "MINICTR_REGISTRIES_CONF": "/dev/null"}
-        try:
-            return timed([str(VENV_BIN / "minictr"), "pull", "-q", self.ref], env)
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+        self.cleanups.append(lambda: shutil.rmtree(root, ignore_errors=True))
+        return timed([str(VENV_BIN / "minictr"), "pull", "-q", self.ref], env)
 
     def podman(self, i: int) -> float:
         # podman refuses a runroot longer than 50 characters
         root = Path(tempfile.mkdtemp(prefix="mb-podman-"))
         env = dict(os.environ, CONTAINERS_CONF=str(engines.CONTAINERS_CONF))
-        try:
-            return timed(["podman", "--root", str(root / "root"), "--runroot", str(root / "run"),
-                          "--storage-driver", "overlay", "pull", "-q", "--tls-verify=false", self.ref], env)
-        finally:
-            subprocess.run(["podman", "--root", str(root / "root"), "--runroot", str(root / "run"),
-                            "--storage-driver", "overlay", "system", "reset", "-f"], env=env,
-                           capture_output=True)
+        storage = ["podman", "--root", str(root / "root"), "--runroot", str(root / "run"),
+                   "--storage-driver", "overlay"]
+
+        def cleanup():
+            subprocess.run(storage + ["system", "reset", "-f"], env=env, capture_output=True)
             engines.unmount_under(root)
             shutil.rmtree(root, ignore_errors=True)
+        self.cleanups.append(cleanup)
+        return timed(storage + ["pull", "-q", "--tls-verify=false", self.ref], env)
 
     def skopeo_umoci(self, i: int) -> float:
         work = self.tmp / f"su-{i}"
         work.mkdir()
-        try:
-            return (timed(["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{self.ref}",
-                           f"oci:{work}/layout:t"])
-                    + timed(["umoci", "unpack", "--image", f"{work}/layout:t", str(work / "bundle")]))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        self.cleanups.append(lambda: shutil.rmtree(work, ignore_errors=True))
+        return (timed(["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{self.ref}",
+                       f"oci:{work}/layout:t"])
+                + timed(["umoci", "unpack", "--image", f"{work}/layout:t", str(work / "bundle")]))
 
     def docker_pull(self, i: int) -> float:
+        # one daemon holds one copy of a layer: docker alone pays for its removal between runs
         try:
             return timed(self.docker.argv + ["pull", "-q", self.ref])
         finally:
@@ -92,6 +97,8 @@ class Contenders:
             self.docker("image", "prune", "-af", check=False)
 
     def close(self) -> None:
+        for cleanup in self.cleanups:
+            cleanup()
         if self.dockerd:
             self.dockerd.stop()
             engines.unmount_under(self.dockerd.tmp)
