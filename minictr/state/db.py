@@ -56,6 +56,32 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (image_id, holder)
     );
     """,
+    # 2: containers (the engine). `spec` is what the user asked for (image,
+    # command, host options), fixed at create; the other columns are what
+    # happened since, updated by the CLI, the shim's exit command and
+    # restarts. Docker's State.Status values: created, running, paused,
+    # restarting, removing, exited, dead.
+    """
+    CREATE TABLE containers (
+        id TEXT PRIMARY KEY,              -- 64 hex, docker's container ID
+        name TEXT NOT NULL UNIQUE,        -- without docker's leading '/'
+        image_id TEXT NOT NULL,           -- config digest
+        image_ref TEXT NOT NULL,          -- as given (docker's Config.Image)
+        created_at TEXT NOT NULL,         -- RFC 3339, nanoseconds
+        spec TEXT NOT NULL,               -- JSON: the engine's ContainerSpec
+        status TEXT NOT NULL DEFAULT 'created',
+        pid INTEGER NOT NULL DEFAULT 0,
+        shim_pid INTEGER NOT NULL DEFAULT 0,
+        exit_code INTEGER NOT NULL DEFAULT 0,
+        oom_killed INTEGER NOT NULL DEFAULT 0,
+        error TEXT NOT NULL DEFAULT '',
+        started_at TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z',
+        finished_at TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z',
+        restart_count INTEGER NOT NULL DEFAULT 0,
+        stopped_by_user INTEGER NOT NULL DEFAULT 0, -- for unless-stopped and restart decisions
+        network TEXT NOT NULL DEFAULT '{}' -- JSON: docker's NetworkSettings
+    );
+    """,
 ]
 
 
