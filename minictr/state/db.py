@@ -82,6 +82,43 @@ MIGRATIONS: list[str] = [
         network TEXT NOT NULL DEFAULT '{}' -- JSON: docker's NetworkSettings
     );
     """,
+    # 3: networks (minictr/network). A network is a bridge device with a
+    # subnet; an endpoint is one container's attachment to it: its address
+    # (unique per network: IPAM is this table, under BEGIN IMMEDIATE), the
+    # host end of its veth pair, its published ports, and the hosts file
+    # that is rewritten when peers come and go.
+    """
+    CREATE TABLE networks (
+        id TEXT PRIMARY KEY,              -- 64 hex
+        name TEXT NOT NULL UNIQUE,
+        driver TEXT NOT NULL DEFAULT 'bridge',
+        bridge TEXT NOT NULL UNIQUE,      -- the host's bridge device
+        subnet TEXT NOT NULL,             -- CIDR, e.g. 10.66.0.0/16
+        gateway TEXT NOT NULL,            -- the bridge's address
+        created TEXT NOT NULL,            -- RFC 3339, nanoseconds
+        labels TEXT NOT NULL DEFAULT '{}', -- JSON object
+        internal INTEGER NOT NULL DEFAULT 0,
+        is_default INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE endpoints (
+        id TEXT PRIMARY KEY,              -- 64 hex, docker's EndpointID
+        network_id TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL,
+        container_name TEXT NOT NULL,
+        hostname TEXT NOT NULL DEFAULT '',
+        aliases TEXT NOT NULL DEFAULT '[]',      -- JSON list of names
+        ip TEXT NOT NULL,
+        mac TEXT NOT NULL,
+        host_veth TEXT NOT NULL,
+        ports TEXT NOT NULL DEFAULT '[]',        -- JSON: published ports, real host ports
+        extra_hosts TEXT NOT NULL DEFAULT '[]',  -- JSON: --add-host [name, ip] pairs
+        hosts_path TEXT NOT NULL DEFAULT '',     -- the container's /etc/hosts on the host
+        created REAL NOT NULL,
+        UNIQUE (network_id, ip),
+        UNIQUE (network_id, container_id)
+    );
+    CREATE INDEX endpoints_by_container ON endpoints(container_id);
+    """,
 ]
 
 
