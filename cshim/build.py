@@ -13,7 +13,7 @@ ROOT = HERE.parent
 NATIVE = ROOT / "minictr" / "_native"
 
 # C files linked into the cffi module: the spawn path (runs between fork and exec).
-MODULE_SOURCES = ["spawn.c", "stage_init.c", "rootfs.c", "devices.c", "identity.c",
+MODULE_SOURCES = ["spawn.c", "launch.c", "netns.c", "stage_init.c", "rootfs.c", "devices.c", "identity.c",
                   "console.c", "explain.c", "sync.c", "hooks.c", "bpf.c"]
 # Separate programs installed inside the package: name -> sources.
 PROGRAMS: dict[str, list[str]] = {}
@@ -45,6 +45,10 @@ int mc_close_range_cloexec(unsigned int first);
 int mc_bpf_load_device_prog(const void *insns, unsigned int insn_count, char *log, unsigned int log_size);
 int mc_bpf_attach_device_prog(int cgroup_fd, int prog_fd);
 int mc_bpf_detach_device_prog(int cgroup_fd, int prog_fd);
+int mount(const char *source, const char *target, const char *filesystemtype, unsigned long mountflags,
+          const void *data);
+int umount2(const char *target, int flags);
+int mc_link_up_in_netns(int netns_fd, const char *ifname);
 """
 
 
@@ -62,7 +66,7 @@ def make_ffibuilder():
              + plan_cdef() + SECCOMP_CDEF + MISC_CDEF)
     ffi.set_source(
         "minictr._native._shim",
-        '#include "plan.h"\n#include <seccomp.h>\n'
+        '#include "plan.h"\n#include <seccomp.h>\n#include <sys/mount.h>\n'
         + MISC_CDEF,
         sources=[str(HERE / s) for s in MODULE_SOURCES],
         include_dirs=[str(HERE)],

@@ -169,4 +169,20 @@ struct mc_sync {
  * other end and drives the protocol above. */
 pid_t mc_spawn(const struct mc_plan *plan, int sync_fd);
 
+/* What mc_spawn_under_shim needs to turn a process into the container's
+ * shim (cshim/monitor_*.c, `minictr-shim`). */
+struct mc_launch {
+    const char *shim_path;
+    char *const *shim_argv;     /* NULL-terminated; names the kept fds */
+    int stdio[3];               /* become the container's fds 0, 1, 2 (-1: /dev/null) */
+    const int *keep;            /* fds the shim keeps across its exec */
+    int keep_count;
+};
+
+/* As mc_spawn, but stage 1 is forked by a new, detached process (session
+ * leader, child subreaper) that then execs the shim: the container's init
+ * ends up as the shim's child, and the caller never has to reap anything.
+ * Returns the shim's pid or -1 with errno. */
+pid_t mc_spawn_under_shim(const struct mc_plan *plan, int sync_fd, const struct mc_launch *launch);
+
 #endif

@@ -47,13 +47,13 @@ class _OpenHow(ctypes.Structure):
 _libc = None
 
 
-def openat2(dirfd: int, path: bytes, flags: int, resolve: int) -> int:
+def openat2(dirfd: int, path: bytes, flags: int, resolve: int, mode: int = 0) -> int:
     """openat2(2) through the syscall: the kernel walks `path` from dirfd
     under the RESOLVE_* rules. Raises OSError."""
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
-    how = _OpenHow(flags, 0, resolve)
+    how = _OpenHow(flags, mode if flags & (os.O_CREAT | os.O_TMPFILE) else 0, resolve)
     fd = _libc.syscall(SYS_OPENAT2, dirfd, path, ctypes.byref(how), ctypes.sizeof(how))
     if fd < 0:
         err = ctypes.get_errno()

@@ -127,9 +127,10 @@ def _connect_console(path: str) -> int:
 
 def create(store: StateStore, container_id: str, bundle: str, pid_file: str | None = None,
            console_socket: str | None = None, console_fd: int = -1, preserve_fds: int = 0,
-           no_pivot: bool = False, config: Config | None = None) -> ContainerState:
+           no_pivot: bool = False, config: Config | None = None, launch=None) -> ContainerState:
     """Everything is checked before anything is made; on any failure after
-    that, everything made so far is removed again."""
+    that, everything made so far is removed again. `launch` (spawn.Launch):
+    the init becomes the child of a per-container shim (the engine's way)."""
     bundle_path = os.path.realpath(bundle)
     config = config or load_bundle_config(bundle_path)
     rootfs = resolve_rootfs(config, bundle_path)
@@ -214,7 +215,8 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
             run_hooks("prestart", hook_dicts(hooks["prestart"]), {**state, "status": "created"})
             run_hooks("createRuntime", hook_dicts(hooks["createRuntime"]), state)
 
-        init_pid = spawn(plan, Callbacks(on_stage1=on_stage1, on_init=on_init, on_hooks=on_hooks), wait_exec=False)
+        init_pid = spawn(plan, Callbacks(on_stage1=on_stage1, on_init=on_init, on_hooks=on_hooks), wait_exec=False,
+                         launch=launch)
         st.pid = init_pid
         st.init_start_time = proc_start_time(init_pid)
         st.cgroup = mgr.to_state()  # with the directories create() made

@@ -47,12 +47,39 @@ def _high_fd(fd: int, above: int) -> int:
     return new
 
 
-def spawn(plan: Plan, callbacks: Callbacks, wait_exec: bool) -> int:
+@dataclass
+class Launch:
+    """Start the init under a per-container shim (the engine's case) rather
+    than as our grandchild: the shim's executable and argv, the fds to
+    become the container's stdio, the fds the shim keeps. `shim_pid` is
+    filled in by spawn()."""
+    path: str
+    argv: list
+    stdio: tuple = (-1, -1, -1)
+    keep: tuple = ()
+    shim_pid: int = 0
+
+
+def _start_stage1(lib, struct_, child_fd: int, launch: Launch | None):
+    if launch is None:
+        return lib.mc_spawn(struct_, child_fd), None
+    from minictr._native._shim import ffi
+    args = [ffi.new("char[]", os.fsencode(a)) for a in [launch.path, *launch.argv]]
+    argv = ffi.new("char *[]", args + [ffi.NULL])
+    keep = ffi.new("int[]", list(launch.keep) or [0])
+    spec = ffi.new("struct mc_launch *", {"shim_path": args[0], "shim_argv": argv, "stdio": list(launch.stdio),
+                                          "keep": keep, "keep_count": len(launch.keep)})
+    return lib.mc_spawn_under_shim(struct_, child_fd, spec), (args, argv, keep, spec)
+
+
+def spawn(plan: Plan, callbacks: Callbacks, wait_exec: bool, launch: Launch | None = None) -> int:
     """Start the process the plan describes; returns its pid (host pid ns).
 
     wait_exec: for `exec`, wait until execve has happened (the sync socket
     closes on exec) so a missing binary is reported here. For a container's
-    init, return once it waits on the exec fifo."""
+    init, return once it waits on the exec fifo. With `launch`, stage 1 is
+    the shim's child, not ours: we never wait for it, and on failure the
+    shim is killed instead."""
     from minictr._native._shim import lib
 
     keep_from = 3 + max(plan.preserve_fds, 0)
@@ -66,7 +93,7 @@ def spawn(plan: Plan, callbacks: Callbacks, wait_exec: bool) -> int:
     if plan.explain_fd >= 0:
         plan.explain_fd = fcntl.fcntl(plan.explain_fd, fcntl.F_DUPFD_CLOEXEC, keep_from)
     struct_, keeper = to_struct(plan)
-    stage1 = lib.mc_spawn(struct_, child_fd)
+    stage1, launch_keeper = _start_stage1(lib, struct_, child_fd, launch)
     err = ffi_errno()
     os.close(child_fd)
     if plan.explain_fd >= 0:
@@ -75,7 +102,9 @@ def spawn(plan: Plan, callbacks: Callbacks, wait_exec: bool) -> int:
         parent.close()
         raise SpawnFailure(f"fork: {os.strerror(err)}")
     init_pid = 0
-    stage1_reaped = False
+    stage1_reaped = launch is not None  # the shim reaps it
+    if launch is not None:
+        launch.shim_pid = stage1
     try:
         while True:
             data = parent.recv(_MSG.size)
@@ -92,8 +121,9 @@ def spawn(plan: Plan, callbacks: Callbacks, wait_exec: bool) -> int:
                 init_pid = value
                 callbacks.on_init(init_pid)
                 _send(parent, INIT_GO)
-                os.waitpid(stage1, 0)
-                stage1_reaped = True
+                if not stage1_reaped:
+                    os.waitpid(stage1, 0)
+                    stage1_reaped = True
             elif kind == HOOKS:
                 callbacks.on_hooks(init_pid)
                 _send(parent, HOOKS_DONE)
@@ -108,11 +138,12 @@ def spawn(plan: Plan, callbacks: Callbacks, wait_exec: bool) -> int:
                     raise SpawnFailure(f"{text}: no such file or directory" if "not found" not in text else text)
                 raise SpawnFailure(f"{text}: {reason}")
     except BaseException:
-        if init_pid:
-            try:
-                os.kill(init_pid, 9)
-            except ProcessLookupError:
-                pass
+        for pid in (init_pid, stage1 if launch is not None else 0):
+            if pid:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
         raise
     finally:
         parent.close()
@@ -122,7 +153,7 @@ def spawn(plan: Plan, callbacks: Callbacks, wait_exec: bool) -> int:
             except ProcessLookupError:
                 pass
             os.waitpid(stage1, 0)
-        del keeper
+        del keeper, launch_keeper
 
 
 def ffi_errno() -> int:

@@ -1,0 +1,184 @@
+"""A container's OCI config.json, from the image's config and the user's
+flags, with docker's defaults: its capability set, masked and read-only
+/proc paths, mounts, memory-swap rule, CPU quota from --cpus, entrypoint
+and command rules. The bundle is the contract with the runtime, so
+`--runtime runc` runs the very same thing."""
+from __future__ import annotations
+
+import os
+
+from minictr.engine.errors import EngineError
+from minictr.engine.spec import ContainerSpec
+
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# docker's default capabilities (moby/oci/caps/defaults.go)
+DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+                "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+                "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                "/sys/devices/virtual/powercap"]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+CPU_PERIOD = 100_000
+
+
+def command(spec: ContainerSpec, image_config: dict) -> list[str]:
+    """docker's rule: --entrypoint replaces the image's entrypoint and drops
+    its Cmd; otherwise the given command replaces the image's Cmd."""
+    if spec.entrypoint is not None:
+        entrypoint = [a for a in spec.entrypoint if a != ""] if spec.entrypoint != [""] else []
+        cmd = list(spec.cmd or [])
+    else:
+        entrypoint = list(image_config.get("Entrypoint") or [])
+        cmd = list(spec.cmd) if spec.cmd else list(image_config.get("Cmd") or [])
+    args = entrypoint + cmd
+    if not args:
+        raise EngineError("No command specified")
+    return args
+
+
+def environment(spec: ContainerSpec, image_config: dict, hostname: str) -> list[str]:
+    """The image's Env, then ours (a key given again replaces the value)."""
+    merged: dict[str, str] = {}
+    for item in [f"HOSTNAME={hostname}"] + list(image_config.get("Env") or []) + list(spec.env):
+        key, _, _ = item.partition("=")
+        merged[key] = item
+    if "PATH" not in merged:
+        merged["PATH"] = DEFAULT_PATH
+    if spec.tty and "TERM" not in merged:
+        merged["TERM"] = "TERM=xterm"
+    return list(merged.values())
+
+
+def capabilities(spec: ContainerSpec) -> list[str]:
+    from minictr.runtime.capabilities import NAMES, last_cap
+    if spec.privileged:
+        return NAMES[:last_cap() + 1]
+    caps = list(DEFAULT_CAPS)
+
+    def norm(name: str) -> str:
+        name = name.upper()
+        return name if name.startswith("CAP_") or name == "ALL" else "CAP_" + name
+    drops = [norm(c) for c in spec.cap_drop]
+    adds = [norm(c) for c in spec.cap_add]
+    for name in drops + adds:
+        if name != "ALL" and name not in NAMES:
+            raise EngineError(f"unknown capability: \"{name}\"")
+    if "ALL" in drops:
+        caps = []
+    caps = [c for c in caps if c not in drops]
+    if "ALL" in adds:
+        return NAMES[:last_cap() + 1]
+    for c in adds:
+        if c not in caps:
+            caps.append(c)
+    return caps
+
+
+def resources(spec: ContainerSpec) -> dict:
+    res: dict = {"devices": [{"allow": spec.privileged, "access": "rwm"}]}
+    memory = {}
+    if spec.memory:
+        memory["limit"] = spec.memory
+        if spec.memory_swap == -1:
+            memory["swap"] = -1
+        elif spec.memory_swap:
+            if spec.memory_swap < spec.memory:
+                raise EngineError("Minimum memoryswap limit should be larger than memory limit, "
+                                  "see usage")
+            memory["swap"] = spec.memory_swap
+        else:
+            memory["swap"] = spec.memory * 2  # docker: as much swap as memory
+    elif spec.memory_swap and spec.memory_swap != -1:
+        raise EngineError("You should always set the Memory limit when using Memoryswap limit, "
+                          "see usage")
+    if memory:
+        res["memory"] = memory
+    cpu = {}
+    if spec.nano_cpus:
+        cpu["period"] = CPU_PERIOD
+        cpu["quota"] = spec.nano_cpus * CPU_PERIOD // 1_000_000_000
+    if spec.cpu_shares:
+        cpu["shares"] = spec.cpu_shares
+    if cpu:
+        res["cpu"] = cpu
+    if spec.pids_limit:
+        res["pids"] = {"limit": spec.pids_limit}
+    return res
+
+
+def mounts(spec: ContainerSpec, files: dict[str, str], volume_sources: list[tuple[dict, str]]) -> list[dict]:
+    """docker's default mounts, the network files, then volumes (by
+    destination depth, so a parent is mounted before what lies in it)."""
+    sys_opts = ["nosuid", "noexec", "nodev"] + ([] if spec.privileged else ["ro"])
+    out = [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    ]
+    taken = {m["destination"] for m in out}
+    for volume, source in sorted(volume_sources, key=lambda vs: vs[0]["destination"].count("/")):
+        dest = volume["destination"]
+        options = ["rbind", "ro" if volume.get("read_only") else "rw"]
+        if volume.get("propagation"):
+            options.append(volume["propagation"])
+        out.append({"destination": dest, "type": "bind", "source": source, "options": options})
+        taken.add(dest)
+    for dest, source in files.items():  # a volume on /etc/hosts wins, as in docker
+        if dest not in taken:
+            out.append({"destination": dest, "type": "bind", "source": source, "options": ["rbind", "rprivate"]})
+    return out
+
+
+def namespaces(spec: ContainerSpec, netns_path: str | None) -> list[dict]:
+    out = [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
+    if spec.network == "host":
+        pass
+    elif netns_path:
+        out.append({"type": "network", "path": netns_path})
+    else:
+        out.append({"type": "network"})
+    return out
+
+
+def build_config(container_id: str, spec: ContainerSpec, image_config: dict, rootfs: str, hostname: str,
+                 user: tuple[int, int, list[int]], files: dict[str, str],
+                 volume_sources: list[tuple[dict, str]], netns_path: str | None) -> dict:
+    uid, gid, extra_gids = user
+    caps = capabilities(spec)
+    process = {
+        "terminal": spec.tty,
+        "user": {"uid": uid, "gid": gid, **({"additionalGids": extra_gids} if extra_gids else {})},
+        "args": command(spec, image_config),
+        "env": environment(spec, image_config, hostname),
+        "cwd": spec.workdir or image_config.get("WorkingDir") or "/",
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "noNewPrivileges": False,
+    }
+    if not os.path.isabs(process["cwd"]):
+        raise EngineError(f"the working directory '{process['cwd']}' is invalid, it needs to be an absolute path")
+    linux: dict = {
+        "resources": resources(spec),
+        "cgroupsPath": f"/minictr/{container_id}",
+        "namespaces": namespaces(spec, netns_path),
+    }
+    if not spec.privileged:
+        linux["maskedPaths"] = list(MASKED_PATHS)
+        linux["readonlyPaths"] = list(READONLY_PATHS)
+    return {
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": {"path": rootfs, "readonly": spec.read_only},
+        "hostname": hostname,
+        "mounts": mounts(spec, files, volume_sources),
+        "linux": linux,
+        "annotations": {"org.minictr.container.id": container_id},
+    }

@@ -1,0 +1,507 @@
+"""The container lifecycle as docker has it: create, start, stop, kill,
+restart, rm, wait, and the cleanup that follows every exit.
+
+    create: image + spec -> record (SQLite), a lease on the image, dirs
+    start:  overlay rootfs -> network files -> config.json -> runtime create
+            under the shim -> network -> runtime start
+    exit:   the shim records it and runs `minictr container cleanup`
+            (or the attached CLI does it in-process and tells the shim);
+            cleanup tears down what start made and applies the restart
+            policy or --rm
+
+Every step of cleanup is idempotent and done under the container's lock,
+so a CLI killed at any point leaves something the next cleanup or `rm -f`
+completes; `refresh` reads the truth from the kernel whatever the record
+says."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+
+from minictr.engine import bundle, layout, names, options
+from minictr.engine.errors import EngineError, InvalidOption, NotRunning
+from minictr.engine.records import ZERO_TIME, ContainerRecord, ContainerRecords
+from minictr.engine.rootfs import mount_rootfs, unmount_rootfs
+from minictr.engine.spec import ContainerSpec
+from minictr.engine.volumes import Volumes
+from minictr.runtime import explain
+from minictr.runtime.state import StateStore, now_rfc3339, proc_alive
+from minictr.state.locks import FileLock
+
+ACTIVE = ("running", "paused", "restarting")
+RESTART_DELAY_MAX = 2.0
+
+
+class Engine:
+    def __init__(self, root: str | None = None):
+        from minictr.image.store import ImageStore
+        self.images = ImageStore(root)
+        self.root = self.images.root
+        self.conn = self.images.conn
+        self.records = ContainerRecords(self.conn)
+        self.volumes = Volumes(self.root)
+        self.runtime = StateStore(layout.runtime_root(self.root))
+        self._networks = None
+
+    def close(self) -> None:
+        self.images.close()
+
+    @property
+    def networks(self):
+        if self._networks is None:
+            from minictr.network import Networks
+            self._networks = Networks(self.root, self.conn)
+        return self._networks
+
+    def paths(self, container_id: str) -> layout.ContainerPaths:
+        return layout.ContainerPaths(self.root, container_id)
+
+    def lock(self, container_id: str) -> FileLock:
+        return FileLock(os.path.join(self.root, "locks", f"container-{container_id}.lock"))
+
+    def lookup(self, text: str) -> ContainerRecord:
+        return self.refresh(self.records.lookup(text))
+
+    # -- create ---------------------------------------------------------------
+
+    def create(self, spec: ContainerSpec, name: str = "", pull=None) -> ContainerRecord:
+        """`pull(ref)` fetches a missing image (docker's auto-pull); without
+        it a missing image is an error."""
+        image = self.images.records.find(spec.image)
+        if image is None:
+            if pull is None:
+                raise EngineError(f"No such image: {spec.image}")
+            pull(spec.image)
+            image = self.images.records.lookup(spec.image)
+        if name and not options.valid_container_name(name):
+            raise InvalidOption(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        image_config = self._image_config(image)
+        bundle.command(spec, image_config)      # "No command specified" now, not at start
+        bundle.resources(spec)                  # memory/swap rules
+        self._check_network(spec)
+        for volume in spec.volumes:
+            if volume["type"] == "volume" and not volume["source"]:
+                volume["anonymous"] = True
+                volume["source"] = secrets.token_hex(32)
+        container_id = secrets.token_hex(32)
+        name = name or names.generate(self.records.names())
+        self.records.add(container_id, name, image.id, spec.image, now_rfc3339(), spec)
+        try:
+            self.images.records.lease(image.id, f"container:{container_id}")
+            paths = self.paths(container_id)
+            os.makedirs(paths.dir, mode=0o710, exist_ok=True)
+            for volume in spec.volumes:
+                if volume["type"] == "volume":
+                    self.volumes.create(volume["source"], anonymous=volume.get("anonymous", False))
+        except BaseException:
+            self._forget(container_id, spec, remove_volumes=True)
+            raise
+        return self.records.get(container_id)
+
+    def _image_config(self, image) -> dict:
+        from minictr.image.views import config_of
+        return config_of(self.images, image).config
+
+    def _check_network(self, spec: ContainerSpec) -> None:
+        mode = spec.network
+        if mode in ("none", "host", "bridge", "default"):
+            if mode in ("none", "host", "container") and spec.publish:
+                raise InvalidOption(f"conflicting options: port publishing and the container type network mode")
+            return
+        if mode.startswith("container:"):
+            if spec.publish:
+                raise InvalidOption("conflicting options: port publishing and the container type network mode")
+            self.records.lookup(mode.split(":", 1)[1])
+            return
+        self.networks.get(mode)   # "network X not found"
+
+    # -- start ----------------------------------------------------------------
+
+    def start(self, rec: ContainerRecord, attach=None) -> ContainerRecord:
+        """`attach(rec)` runs once the shim listens and before the process
+        runs, so a foreground `run` sees all of its output."""
+        with self.lock(rec.id):
+            rec = self.refresh(self.records.get(rec.id))
+            if rec.status == "running":
+                return rec
+            if rec.status == "paused":
+                raise EngineError("cannot start a paused container, try unpause instead")
+            self._teardown(rec)
+            return self._start(rec, attach)
+
+    def _start(self, rec: ContainerRecord, attach=None) -> ContainerRecord:
+        from minictr.engine.launch import ShimStart
+        from minictr.runtime import lifecycle
+        spec, paths = rec.spec, self.paths(rec.id)
+        image = self.images.records.get(rec.image_id)
+        image_config = self._image_config(image)
+        shim = None
+        try:
+            mount_rootfs(self.images.snapshots, [layer.chain_id for layer in image.layers], paths.upper,
+                         paths.work, paths.rootfs)
+            hostname = self._hostname(rec)
+            from minictr.engine import users
+            user = users.resolve(paths.rootfs, spec.user or image_config.get("User", ""))
+            netns_path = self._joined_netns(spec)
+            files = self._write_network_files(rec, hostname)
+            config = bundle.build_config(rec.id, spec, image_config, paths.rootfs, hostname, user, files,
+                                         self._volume_sources(spec, paths.rootfs), netns_path)
+            _write_json(paths.config, config)
+            shim = ShimStart(self.root, paths, spec)
+            st = lifecycle.create(self.runtime, rec.id, paths.bundle, console_fd=shim.console_fd,
+                                  launch=shim.launch)
+            shim.close_container_ends()
+            network = self._connect_network(rec, st.pid, hostname)
+            shim.send_pid(st.pid)
+            if not shim.wait_ready():
+                raise EngineError(f"container {rec.short_id}: its shim did not start")
+            if attach is not None:
+                attach(rec)
+            lifecycle.start(self.runtime, rec.id)
+            self.records.update(rec.id, status="running", pid=st.pid, shim_pid=shim.shim_pid,
+                                started_at=now_rfc3339(), exit_code=0, oom_killed=0, error="",
+                                stopped_by_user=0, network=network)
+        except BaseException as e:
+            if shim is not None:
+                shim.abandon()
+            self._teardown(rec)
+            message = str(e) if not isinstance(e, KeyboardInterrupt) else "interrupted"
+            self.records.update(rec.id, status="created" if rec.status == "created" else "exited",
+                                pid=0, shim_pid=0, exit_code=_start_failure_code(message), error=message)
+            raise
+        return self.records.get(rec.id)
+
+    def _hostname(self, rec: ContainerRecord) -> str:
+        if rec.spec.network == "host":
+            import socket
+            return socket.gethostname()
+        return rec.spec.hostname or rec.id[:12]
+
+    def _joined_netns(self, spec: ContainerSpec) -> str | None:
+        if not spec.network.startswith("container:"):
+            return None
+        other = self.lookup(spec.network.split(":", 1)[1])
+        if other.status != "running":
+            raise EngineError(f"cannot join network of a non running container: {other.id}")
+        return f"/proc/{other.pid}/ns/net"
+
+    def _write_network_files(self, rec: ContainerRecord, hostname: str) -> dict[str, str]:
+        from minictr.engine import netfiles
+        return netfiles.write(self, rec, hostname)
+
+    def _volume_sources(self, spec: ContainerSpec, rootfs: str) -> list[tuple[dict, str]]:
+        out = []
+        for volume in spec.volumes:
+            if volume["type"] == "bind":
+                if not os.path.exists(volume["source"]):
+                    os.makedirs(volume["source"], mode=0o755, exist_ok=True)  # as docker -v does
+                out.append((volume, volume["source"]))
+            else:
+                name = self.volumes.create(volume["source"], anonymous=volume.get("anonymous", False))
+                self.volumes.populate(name, rootfs, volume["destination"])
+                out.append((volume, self.volumes.path(name)))
+        return out
+
+    def _connect_network(self, rec: ContainerRecord, pid: int, hostname: str) -> dict:
+        from minictr.engine import netfiles
+        mode = rec.spec.network
+        if mode == "host" or mode.startswith("container:"):
+            return {}
+        netns = f"/proc/{pid}/ns/net"
+        if mode == "none":
+            _loopback_up(netns)
+            return {}
+        return netfiles.connect(self, rec, netns, hostname)
+
+    # -- exit and cleanup -----------------------------------------------------
+
+    def cleanup(self, container_id: str) -> ContainerRecord | None:
+        """After an exit (the shim's exit command, or an attached CLI):
+        record the exit, tear down, then restart or --rm. Returns the record,
+        None if it was removed."""
+        with self.lock(container_id):
+            try:
+                rec = self.records.get(container_id)
+            except EngineError:
+                return None
+            if self._runtime_status(rec) in ("running", "paused", "created") and rec.status != "created":
+                return rec   # not ours to clean: it runs
+            exit_info = self._exit_info(rec)
+            handled = exit_info is not None and exit_info["finished_at"] == rec.finished_at
+            oom = self._oom_killed(rec)
+            self._teardown(rec)
+            if rec.status not in ACTIVE and handled:
+                return rec
+            if exit_info is None:
+                if rec.status not in ACTIVE:
+                    return rec
+                exit_info = {"exit_code": 137 if rec.stopped_by_user else 255, "finished_at": now_rfc3339()}
+            self.records.update(rec.id, status="exited", pid=0, shim_pid=0, exit_code=exit_info["exit_code"],
+                                oom_killed=int(oom or bool(exit_info.get("oom_killed"))),
+                                finished_at=exit_info["finished_at"])
+            rec = self.records.get(rec.id)
+            if self._should_restart(rec):
+                self.records.update(rec.id, status="restarting", restart_count=rec.restart_count + 1)
+                time.sleep(min(0.1 * 2 ** rec.restart_count, RESTART_DELAY_MAX))
+                rec = self.records.get(rec.id)
+                if rec.status == "restarting" and not rec.stopped_by_user:
+                    try:
+                        return self._start(rec)
+                    except EngineError:
+                        return self.records.get(rec.id)
+                return rec
+            if rec.spec.auto_remove:
+                self._forget(rec.id, rec.spec, remove_volumes=True)
+                return None
+            return rec
+
+    def _should_restart(self, rec: ContainerRecord) -> bool:
+        policy = rec.spec.restart
+        if policy == "no" or rec.stopped_by_user:
+            return False
+        if policy in ("always", "unless-stopped"):
+            return True
+        return rec.exit_code != 0 and (rec.spec.restart_max == 0 or rec.restart_count < rec.spec.restart_max)
+
+    def _exit_info(self, rec: ContainerRecord) -> dict | None:
+        from minictr import jsonio
+        try:
+            with open(os.path.join(self.paths(rec.id).run_dir, "exit")) as f:
+                return jsonio.loads(f.read())
+        except (OSError, ValueError):
+            return None
+
+    def _oom_killed(self, rec: ContainerRecord) -> bool:
+        from minictr.runtime import cgroups
+        from minictr.runtime.errors import ContainerNotFound
+        try:
+            st = self.runtime.load(rec.id)
+            return bool(st.cgroup) and cgroups.from_state(st.cgroup).oom_kill_count() > 0
+        except (ContainerNotFound, OSError, ValueError):
+            return False
+
+    def _runtime_status(self, rec: ContainerRecord) -> str | None:
+        from minictr.runtime import cgroups
+        from minictr.runtime.errors import ContainerNotFound
+        from minictr.runtime.state import status
+        try:
+            st = self.runtime.load(rec.id)
+        except ContainerNotFound:
+            return None
+        mgr = cgroups.from_state(st.cgroup) if st.cgroup else None
+        return status(self.runtime, st, mgr)
+
+    def _teardown(self, rec: ContainerRecord) -> None:
+        """Everything start made, in reverse; each step a no-op if done."""
+        from minictr.runtime import lifecycle
+        lifecycle.delete(self.runtime, rec.id, force=True)
+        mode = rec.spec.network
+        if mode not in ("none", "host") and not mode.startswith("container:"):
+            from minictr.engine import netfiles
+            netfiles.disconnect(self, rec)
+        paths = self.paths(rec.id)
+        unmount_rootfs(paths.rootfs)
+
+    # -- stop, kill, remove, wait --------------------------------------------
+
+    def stop_signal(self, rec: ContainerRecord) -> int:
+        text = rec.spec.stop_signal
+        if not text:
+            text = self._image_config(self.images.records.get(rec.image_id)).get("StopSignal") or "SIGTERM"
+        return options.parse_signal(text)
+
+    def stop(self, rec: ContainerRecord, timeout: float | None = None) -> ContainerRecord:
+        """docker stop: the stop signal, SIGKILL after `timeout` seconds
+        (default the container's --stop-timeout, else 10), then cleanup."""
+        from minictr.runtime import lifecycle
+        from minictr.runtime.errors import RuntimeFailure
+        rec = self.refresh(rec)
+        if rec.status == "restarting":
+            self.records.update(rec.id, stopped_by_user=1, status="exited")
+            return self.records.get(rec.id)
+        if rec.status not in ("running", "paused"):
+            return rec
+        self.records.update(rec.id, stopped_by_user=1)
+        if timeout is None:
+            timeout = rec.spec.stop_timeout if rec.spec.stop_timeout is not None else 10
+        st = self.runtime.load(rec.id)
+        try:
+            if rec.status == "paused":
+                self.unpause(rec)
+            explain.step(f"kill({st.pid}, {self.stop_signal(rec)})", "stop: the container's stop signal")
+            lifecycle.kill(self.runtime, rec.id, self.stop_signal(rec))
+        except RuntimeFailure:
+            pass
+        if not _wait_dead(st.pid, st.init_start_time, max(timeout, 0)):
+            explain.step("kill(SIGKILL)", f"stop: still running after {timeout} s")
+            try:
+                lifecycle.kill(self.runtime, rec.id, 9, all_processes=True)
+            except RuntimeFailure:
+                pass
+            _wait_dead(st.pid, st.init_start_time, 10)
+        self._wait_exit_recorded(rec)
+        return self.cleanup(rec.id) or rec
+
+    def _wait_exit_recorded(self, rec: ContainerRecord, timeout: float = 5.0) -> None:
+        """The shim writes the exit record right after reaping the init."""
+        deadline = time.monotonic() + timeout
+        path = os.path.join(self.paths(rec.id).run_dir, "exit")
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            if rec.shim_pid and not proc_alive(rec.shim_pid, None):
+                return
+            time.sleep(0.005)
+
+    def kill(self, rec: ContainerRecord, sig: int = 9) -> None:
+        from minictr.runtime import lifecycle
+        from minictr.runtime.errors import RuntimeFailure
+        rec = self.refresh(rec)
+        if rec.status not in ("running", "paused"):
+            raise EngineError(f"cannot kill container: {rec.short_id}: container {rec.id} is not running")
+        try:
+            lifecycle.kill(self.runtime, rec.id, sig)
+        except RuntimeFailure:
+            raise EngineError(f"cannot kill container: {rec.short_id}: container {rec.id} is not running") from None
+
+    def pause(self, rec: ContainerRecord) -> None:
+        from minictr.runtime import control
+        rec = self.refresh(rec)
+        if rec.status != "running":
+            raise EngineError(f"container {rec.id} is not running" if rec.status != "paused"
+                              else f"container {rec.id} is already paused")
+        control.pause(self.runtime, rec.id)
+        self.records.update(rec.id, status="paused")
+
+    def unpause(self, rec: ContainerRecord) -> None:
+        from minictr.runtime import control
+        rec = self.refresh(rec)
+        if rec.status != "paused":
+            raise EngineError(f"container {rec.id} is not paused")
+        control.resume(self.runtime, rec.id)
+        self.records.update(rec.id, status="running")
+
+    def remove(self, rec: ContainerRecord, force: bool = False, volumes: bool = False) -> None:
+        rec = self.refresh(rec)
+        if rec.status in ACTIVE and not force:
+            verb = "paused" if rec.status == "paused" else "running"
+            raise EngineError(f"cannot remove container \"/{rec.name}\": container is {verb}: stop the "
+                              "container before removing or force remove")
+        if rec.status in ACTIVE:
+            self.records.update(rec.id, stopped_by_user=1)
+        with self.lock(rec.id):
+            self._teardown(rec)
+            if rec.shim_pid and _is_our_shim(rec.shim_pid, rec.id):
+                try:
+                    os.kill(rec.shim_pid, 9)
+                except ProcessLookupError:
+                    pass
+            self._forget(rec.id, rec.spec, remove_volumes=volumes)
+
+    def _forget(self, container_id: str, spec: ContainerSpec, remove_volumes: bool) -> None:
+        """The record, the lease, the container's files (and with -v its
+        anonymous volumes)."""
+        paths = self.paths(container_id)
+        unmount_rootfs(paths.rootfs)
+        self.records.remove(container_id)
+        self.images.records.release(f"container:{container_id}")
+        shutil.rmtree(paths.dir, ignore_errors=True)
+        shutil.rmtree(paths.run_dir, ignore_errors=True)
+        if remove_volumes:
+            for volume in spec.volumes:
+                if volume.get("anonymous") and self.volumes.exists(volume["source"]):
+                    shutil.rmtree(os.path.dirname(self.volumes.path(volume["source"])), ignore_errors=True)
+
+    def wait(self, rec: ContainerRecord, poll: float = 0.01) -> int:
+        """docker wait: block until the container is not running; its exit code."""
+        while True:
+            try:
+                rec = self.lookup(rec.id)
+            except EngineError:
+                return rec.exit_code
+            if rec.status not in ACTIVE:
+                return rec.exit_code
+            time.sleep(poll)
+
+    # -- the truth ------------------------------------------------------------
+
+    def refresh(self, rec: ContainerRecord) -> ContainerRecord:
+        """The record corrected by what the kernel says: a CLI killed midway
+        may have left it behind the facts."""
+        if rec.status not in ("created", "running", "paused"):
+            return rec
+        actual = self._runtime_status(rec)
+        if actual is None:
+            if rec.status == "created":
+                return rec
+            info = self._exit_info(rec) or {"exit_code": 255, "finished_at": now_rfc3339()}
+            self.records.update(rec.id, status="exited", pid=0, exit_code=info["exit_code"],
+                                finished_at=info["finished_at"])
+        elif actual == "stopped":
+            info = self._exit_info(rec)
+            if info is None and rec.status == "created":
+                return rec
+            info = info or {"exit_code": 137, "finished_at": now_rfc3339()}
+            self.records.update(rec.id, status="exited", exit_code=info["exit_code"],
+                                finished_at=info["finished_at"])
+        elif actual in ("running", "paused") and actual != rec.status:
+            st = self.runtime.load(rec.id)
+            fields = {"status": actual, "pid": st.pid}
+            if rec.started_at == ZERO_TIME:
+                fields["started_at"] = st.created
+            self.records.update(rec.id, **fields)
+        else:
+            return rec
+        return self.records.get(rec.id)
+
+    def list(self, all_: bool = True) -> list[ContainerRecord]:
+        out = [self.refresh(r) for r in self.records.all()]
+        return out if all_ else [r for r in out if r.status in ACTIVE]
+
+
+def _write_json(path: str, obj: dict) -> None:
+    from minictr import jsonio
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(jsonio.dumps(obj))
+    os.replace(tmp, path)
+
+
+def _wait_dead(pid: int, start_time: str | None, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while proc_alive(pid, start_time):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def _is_our_shim(pid: int, container_id: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return False
+    return b"minictr-shim" in cmdline and container_id.encode() in cmdline
+
+
+def _loopback_up(netns_path: str) -> None:
+    from minictr._native._shim import lib
+    fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        explain.step("ioctl(SIOCSIFFLAGS lo up)", "--network none: the container's own loopback only")
+        err = lib.mc_link_up_in_netns(fd, b"lo")
+    finally:
+        os.close(fd)
+    if err:
+        raise EngineError(f"bring up lo in {netns_path}: {os.strerror(err)}")
+
+
+def _start_failure_code(message: str) -> int:
+    """docker's codes for a failed start: 127 command not found, 126 not
+    executable, else 128."""
+    if "no such file or directory" in message or "not found" in message:
+        return 127
+    if "permission denied" in message.lower():
+        return 126
+    return 128

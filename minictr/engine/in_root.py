@@ -1,0 +1,36 @@
+"""Files inside a container's root, opened as the container would see them:
+the kernel resolves every symlink (absolute ones too) inside the root
+(openat2 RESOLVE_IN_ROOT), so an image's `/etc/passwd -> /host/...` or a
+`cp` through a link can never reach the host's files."""
+from __future__ import annotations
+
+import os
+
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_IN_ROOT = 0x10
+
+
+def open_in_root(root: str, path: str, flags: int = os.O_RDONLY, mode: int = 0o644) -> int:
+    from minictr.image.unpack_root import openat2
+    rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        rel = path.lstrip("/") or "."
+        return openat2(rootfd, os.fsencode(rel), flags | os.O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                       mode)
+    finally:
+        os.close(rootfd)
+
+
+def read_in_root(root: str, path: str, limit: int = 4 << 20) -> bytes | None:
+    """The file's bytes, or None if it does not exist (or is not a file)."""
+    try:
+        fd = open_in_root(root, path)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    try:
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit)
+    except IsADirectoryError:
+        return None
+    finally:
+        os.close(fd)

@@ -1,0 +1,83 @@
+"""The engine's side of networking: the files every container gets
+(/etc/hostname, /etc/hosts, /etc/resolv.conf, bind-mounted from the
+container's dir) and its endpoint on a bridge network. The files are made
+before the runtime creates the container (a bind mount needs its source);
+the address is known only after, so connecting rewrites /etc/hosts in
+place, which the bind mount shows at once."""
+from __future__ import annotations
+
+import os
+
+from minictr.engine.records import ContainerRecord
+
+
+def write(engine, rec: ContainerRecord, hostname: str) -> dict[str, str]:
+    """Writes the three files; returns {destination: source} for the bundle."""
+    from minictr.network import files
+    paths = engine.paths(rec.id)
+    spec = rec.spec
+    if spec.network == "host":
+        hosts = _read("/etc/hosts")
+        resolv = _read("/etc/resolv.conf")
+    elif spec.network.startswith("container:"):
+        other = engine.records.lookup(spec.network.split(":", 1)[1])
+        other_paths = engine.paths(other.id)
+        hosts, resolv = _read(other_paths.hosts), _read(other_paths.resolv_conf)
+    else:
+        hosts = files.render_hosts(hostname, None, extra=[tuple(h) for h in spec.add_hosts])
+        resolv = files.render_resolv_conf(dns=spec.dns)
+    _write(paths.hostname, hostname + "\n")
+    _write(paths.hosts, hosts)
+    _write(paths.resolv_conf, resolv)
+    return {"/etc/hostname": paths.hostname, "/etc/hosts": paths.hosts, "/etc/resolv.conf": paths.resolv_conf}
+
+
+def connect(engine, rec: ContainerRecord, netns_path: str, hostname: str) -> dict:
+    """Joins the container to its network; returns docker's NetworkSettings."""
+    nets = engine.networks
+    mode = rec.spec.network
+    network = nets.ensure_default() if mode in ("bridge", "default") else nets.get(mode)
+    publish = _publish_list(rec, engine)
+    from minictr.network import PortMapping
+    mappings = [PortMapping(host_ip=p["host_ip"], host_port=p["host_port"], container_port=p["container_port"],
+                            proto=p["proto"]) for p in publish]
+    nets.connect(network, rec.id, rec.name, netns_path, hostname, aliases=[], publish=mappings,
+                 hosts_path=engine.paths(rec.id).hosts, extra_hosts=[tuple(h) for h in rec.spec.add_hosts])
+    return nets.network_settings(rec.id)
+
+
+def disconnect(engine, rec: ContainerRecord) -> None:
+    nets = engine.networks
+    nets.disconnect_all(rec.id)
+
+
+def _publish_list(rec: ContainerRecord, engine) -> list[dict]:
+    """-p ports, and with -P every port the image exposes on a free host port."""
+    spec = rec.spec
+    out = list(spec.publish)
+    if spec.publish_all:
+        taken = {(p["container_port"], p["proto"]) for p in out}
+        config = engine._image_config(engine.images.records.get(rec.image_id))
+        for key in (config.get("ExposedPorts") or {}):
+            port, _, proto = key.partition("/")
+            if port.isdigit() and (int(port), proto or "tcp") not in taken:
+                out.append({"host_ip": "", "host_port": 0, "container_port": int(port), "proto": proto or "tcp"})
+    return out
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _write(path: str, text: str) -> None:
+    """In place when the file exists: it may be bind-mounted already."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)

@@ -1,0 +1,54 @@
+"""What a user asked for when creating a container (`run`/`create` flags),
+fixed at create and kept with the record as JSON. Everything later (the
+bundle, the network, restarts) is derived from it."""
+from __future__ import annotations
+
+from minictr.records import asdict, dataclass, field
+
+
+@dataclass
+class ContainerSpec:
+    image: str                                  # as given (docker's Config.Image)
+    cmd: list | None = None                     # None: the image's Cmd
+    entrypoint: list | None = None              # None: the image's; [] clears it
+    env: list = field(default_factory=list)     # KEY=VALUE, after the image's
+    workdir: str = ""
+    user: str = ""
+    tty: bool = False
+    open_stdin: bool = False
+    stdin_once: bool = False
+    hostname: str = ""
+    domainname: str = ""
+    labels: dict = field(default_factory=dict)
+    network: str = "bridge"                     # bridge | none | host | container:X | a network's name
+    publish: list = field(default_factory=list)  # dicts from options.parse_publish
+    publish_all: bool = False
+    volumes: list = field(default_factory=list)  # dicts from options.parse_volume
+    memory: int = 0
+    memory_swap: int = 0                        # -1: unlimited
+    nano_cpus: int = 0
+    cpu_shares: int = 0
+    pids_limit: int = 0
+    restart: str = "no"
+    restart_max: int = 0
+    read_only: bool = False
+    cap_add: list = field(default_factory=list)
+    cap_drop: list = field(default_factory=list)
+    privileged: bool = False
+    stop_signal: str = ""                       # "": the image's, else SIGTERM
+    stop_timeout: int | None = None             # None: 10 s
+    add_hosts: list = field(default_factory=list)  # [host, ip]
+    dns: list = field(default_factory=list)
+    init: bool = False
+    auto_remove: bool = False
+    log_max_size: int = 0                       # json-file max-size; 0: no rotation
+    log_max_file: int = 1
+    runtime: str = ""                           # "": in-process; else a runc-compatible binary
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ContainerSpec":
+        known = cls.__record_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})

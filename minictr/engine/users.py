@@ -1,0 +1,54 @@
+"""`-u user[:group]` and the image's USER as numbers, looked up in the
+container's own /etc/passwd and /etc/group (docker's rules: a number needs
+no entry, a name must exist; without a group, the user's primary group;
+supplementary groups are those listing the user)."""
+from __future__ import annotations
+
+from minictr.engine.errors import EngineError
+from minictr.engine.in_root import read_in_root
+
+
+def _entries(root: str, path: str) -> list[list[str]]:
+    data = read_in_root(root, path)
+    if data is None:
+        return []
+    out = []
+    for line in data.decode(errors="replace").splitlines():
+        if line and not line.startswith("#"):
+            out.append(line.split(":"))
+    return out
+
+
+def resolve(root: str, spec: str) -> tuple[int, int, list[int]]:
+    """(uid, gid, additional gids) for `spec` ("" is root)."""
+    if not spec:
+        spec = "0"
+    user, _, group = spec.partition(":")
+    passwd = _entries(root, "/etc/passwd")
+    uid, gid, name = None, None, None
+    for entry in passwd:
+        if len(entry) < 4:
+            continue
+        if entry[0] == user or (user.isdigit() and entry[2] == user):
+            uid, name = int(entry[2]), entry[0]
+            gid = int(entry[3]) if entry[3].isdigit() else 0
+            break
+    if uid is None:
+        if not user.isdigit():
+            raise EngineError(f"unable to find user {user}: no matching entries in passwd file")
+        uid, gid = int(user), 0
+    groups = _entries(root, "/etc/group")
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            match = next((g for g in groups if len(g) >= 3 and g[0] == group), None)
+            if match is None:
+                raise EngineError(f"unable to find group {group}: no matching entries in group file")
+            gid = int(match[2])
+    extra = []
+    if name is not None and not group:
+        for g in groups:
+            if len(g) >= 4 and name in g[3].split(",") and g[2].isdigit() and int(g[2]) != gid:
+                extra.append(int(g[2]))
+    return uid, gid, extra
