@@ -14,6 +14,7 @@ class Context:
         self.stderr = stderr or sys.stderr
         self._images = None
         self._registry = None
+        self._engine = None
 
     @property
     def stdout_is_tty(self) -> bool:
@@ -26,6 +27,23 @@ class Context:
     def root(self) -> str:
         from minictr.state import paths
         return paths.engine_root(self.root_override)
+
+    @property
+    def engine(self):
+        """The container engine (its image store is `images` too)."""
+        if self._engine is None:
+            from minictr.engine.containers import Engine
+            self._engine = Engine(self.root)
+            if self._images is None:
+                self._images = self._engine.images
+        return self._engine
+
+    @property
+    def stderr_is_tty(self) -> bool:
+        try:
+            return os.isatty(self.stderr.fileno())
+        except (AttributeError, OSError, ValueError):
+            return False
 
     @property
     def images(self):

@@ -24,11 +24,11 @@ def write(engine, rec: ContainerRecord, hostname: str) -> dict[str, str]:
         other_paths = engine.paths(other.id)
         hosts, resolv = _read(other_paths.hosts), _read(other_paths.resolv_conf)
     else:
-        hosts = files.render_hosts(hostname, None, extra=[tuple(h) for h in spec.add_hosts])
-        resolv = files.render_resolv_conf(dns=spec.dns)
-    _write(paths.hostname, hostname + "\n")
-    _write(paths.hosts, hosts)
-    _write(paths.resolv_conf, resolv)
+        hosts = files.render_hosts(hostname, None, [tuple(h) for h in spec.add_hosts])
+        resolv = files.render_resolv(files.host_resolv_conf(), spec.dns)
+    files.write_in_place(paths.hostname, hostname + "\n")
+    files.write_in_place(paths.hosts, hosts)
+    files.write_in_place(paths.resolv_conf, resolv)
     return {"/etc/hostname": paths.hostname, "/etc/hosts": paths.hosts, "/etc/resolv.conf": paths.resolv_conf}
 
 
@@ -71,13 +71,3 @@ def _read(path: str) -> str:
             return f.read()
     except OSError:
         return ""
-
-
-def _write(path: str, text: str) -> None:
-    """In place when the file exists: it may be bind-mounted already."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)

@@ -1,0 +1,86 @@
+"""`minictr container ...`: the same commands grouped as `docker container`
+has them, plus `cleanup`, which the shim runs after an exit (as podman's
+conmon runs `podman container cleanup`)."""
+import click
+
+from minictr.cli.main import LazyGroup
+
+CONTAINER_COMMANDS = {
+    "run": "container.run:run",
+    "create": "container.run:create",
+    "start": "container.run:start",
+    "stop": "container.manage:stop",
+    "restart": "container.manage:restart",
+    "kill": "container.manage:kill",
+    "rm": "container.manage:rm",
+    "ls": "container.manage:ps",
+    "list": "container.manage:ps",
+    "ps": "container.manage:ps",
+    "wait": "container.manage:wait",
+    "pause": "container.manage:pause",
+    "unpause": "container.manage:unpause",
+    "rename": "container.manage:rename",
+    "port": "container.manage:port",
+    "inspect": "container.group:inspect_containers",
+    "logs": "container.streams:logs",
+    "exec": "container.streams:exec_",
+    "attach": "container.streams:attach",
+    "prune": "container.group:prune",
+    "cleanup": "container.group:cleanup",
+}
+
+
+@click.group(cls=LazyGroup, lazy=CONTAINER_COMMANDS)
+def container() -> None:
+    """Manage containers."""
+
+
+@click.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "fmt", default=None, help="'json' (the default) or a {{.Field}} path")
+@click.pass_context
+def inspect_containers(click_ctx, names, fmt) -> None:
+    """Display detailed information on one or more containers."""
+    from minictr.cli.container.manage import inspect
+    click_ctx.invoke(inspect, names=names, fmt=fmt, kind="container")
+
+
+inspect_containers.name = "inspect"
+
+
+@click.command()
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.pass_obj
+def prune(ctx, force) -> None:
+    """Remove all stopped containers."""
+    from minictr.cli import render
+    engine = ctx.engine
+    removed, reclaimed = [], 0
+    for rec in engine.list(all_=True):
+        if rec.status in ("exited", "created", "dead"):
+            reclaimed += _dir_size(engine.paths(rec.id).upper)
+            engine.remove(rec)
+            removed.append(rec.id)
+    if removed:
+        ctx.out("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    ctx.out(f"Total reclaimed space: {render.human_size(reclaimed)}")
+
+
+def _dir_size(path: str) -> int:
+    import os
+    total = 0
+    for base, dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(base, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+@click.command(hidden=True)
+@click.argument("container_id")
+@click.pass_obj
+def cleanup(ctx, container_id) -> None:
+    """Record a container's exit and tear down what its start made (run by its shim)."""
+    ctx.engine.cleanup(container_id)

@@ -1,0 +1,47 @@
+"""`exec`: a new process in a running container's namespaces and cgroups,
+through the in-process runtime (runc exec's path): the container's own
+process settings, with the user, env and workdir given."""
+from __future__ import annotations
+
+from minictr.engine.errors import EngineError, NotRunning
+from minictr.engine.records import ContainerRecord
+
+
+def exec_in(engine, rec: ContainerRecord, argv: list[str], tty: bool = False, detach: bool = False,
+            env: list[str] | None = None, user: str = "", workdir: str = "", privileged: bool = False) -> int:
+    from minictr.runtime import processes
+    from minictr.runtime.errors import RuntimeFailure, SpawnFailure
+    if rec.status == "paused":
+        raise EngineError(f"container {rec.id} is paused, unpause the container before exec")
+    if rec.status != "running":
+        raise NotRunning(rec.id)
+    st = engine.runtime.load(rec.id)
+    user_arg, extra_gids = None, []
+    if user:
+        from minictr.engine import users
+        uid, gid, extra_gids = users.resolve(engine.paths(rec.id).rootfs, user)
+        user_arg = f"{uid}:{gid}"
+    caps = []
+    if privileged:
+        from minictr.runtime.capabilities import NAMES, last_cap
+        caps = NAMES[:last_cap() + 1]
+    process = processes.process_from_args(st.process, argv, list(env or []), workdir or None, user_arg, tty,
+                                          caps, False, extra_gids)
+    try:
+        return processes.exec_process(engine.runtime, rec.id, process, detach=detach)
+    except SpawnFailure as e:
+        text = str(e)
+        if "no such file or directory" in text or "not found" in text:
+            raise _ExecFailed(f"OCI runtime exec failed: exec failed: unable to start container process: "
+                              f"exec: \"{argv[0]}\": executable file not found in $PATH", 127) from None
+        raise _ExecFailed(f"OCI runtime exec failed: {text}", 126) from None
+    except RuntimeFailure as e:
+        if "stopped" in str(e):
+            raise NotRunning(rec.id) from None
+        raise EngineError(str(e)) from None
+
+
+class _ExecFailed(EngineError):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.exit_code = code

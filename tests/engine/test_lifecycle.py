@@ -1,0 +1,151 @@
+"""Container lifecycle as docker users know it: exit codes, ps states,
+stop timing, logs, restart policies, --rm, wait, bad input."""
+import json
+import time
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+
+def test_run_prints_output_and_returns_the_exit_code(mc):
+    res = mc("run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert res.returncode == 3
+    assert res.stdout == "out\n"
+    assert res.stderr == "err\n"
+    assert mc("ps", "-aq").stdout == ""
+
+
+def test_exited_container_shows_in_ps_and_inspect(mc):
+    res = mc("run", "--name", "exits", "--network", "none", "busybox", "sh", "-c", "exit 7")
+    assert res.returncode == 7
+    line = [l for l in mc("ps", "-a").stdout.splitlines() if l.endswith(" exits")][0]
+    assert "Exited (7)" in line
+    state = mc.inspect_container("exits")["State"]
+    assert state["Status"] == "exited" and state["ExitCode"] == 7 and not state["Running"]
+    assert state["FinishedAt"] > state["StartedAt"]
+    mc("rm", "exits", check=True)
+    assert mc("ps", "-aq").stdout == ""
+
+
+def test_stop_returns_quickly_for_a_process_that_exits_on_sigterm(mc):
+    mc.run_detached("--name", "polite", "--network", "none", "busybox", "sh", "-c",
+                    "trap 'exit 0' TERM; while true; do sleep 0.1; done")
+    start = time.monotonic()
+    mc("stop", "polite", check=True)
+    assert time.monotonic() - start < 1.5
+    assert mc.inspect_container("polite")["State"]["ExitCode"] == 0
+    mc("rm", "polite", check=True)
+
+
+def test_stop_kills_after_the_timeout_a_process_that_ignores_sigterm(mc):
+    mc.run_detached("--name", "stubborn", "--network", "none", "busybox", "sh", "-c",
+                    "trap '' TERM; while true; do sleep 0.1; done")
+    start = time.monotonic()
+    mc("stop", "-t", "2", "stubborn", check=True)
+    took = time.monotonic() - start
+    assert 1.8 < took < 6, took
+    state = mc.inspect_container("stubborn")["State"]
+    assert state["ExitCode"] == 137 and state["Status"] == "exited"
+    mc("rm", "stubborn", check=True)
+
+
+def test_logs_keep_both_streams_and_tail(mc):
+    mc("run", "--name", "talker", "--network", "none", "busybox", "sh", "-c",
+       "for i in 1 2 3 4 5; do echo line$i; done; echo oops >&2", check=True)
+    res = mc("logs", "talker", check=True)
+    assert res.stdout == "line1\nline2\nline3\nline4\nline5\n"
+    assert res.stderr == "oops\n"
+    assert mc("logs", "--tail", "2", "talker").stdout == "line5\n"  # the last 2 lines: line5 and oops (stderr)
+    stamped = mc("logs", "-t", "talker").stdout.splitlines()[0]
+    assert stamped.endswith(" line1") and stamped[:4].isdigit() and "T" in stamped.split()[0]
+    mc("rm", "talker", check=True)
+
+
+def test_logs_follow_streams_until_the_container_exits(mc):
+    mc.run_detached("--name", "ticker", "--network", "none", "busybox", "sh", "-c",
+                    "for i in 1 2 3; do echo tick$i; sleep 0.3; done")
+    res = mc("logs", "-f", "ticker", timeout=20)
+    assert res.stdout == "tick1\ntick2\ntick3\n"
+    mc("rm", "ticker", check=True)
+
+
+def test_wait_prints_the_exit_code(mc):
+    mc.run_detached("--name", "waited", "--network", "none", "busybox", "sh", "-c", "sleep 0.5; exit 4")
+    res = mc("wait", "waited", check=True, timeout=20)
+    assert res.stdout.strip() == "4"
+    mc("rm", "waited", check=True)
+
+
+def test_on_failure_restarts_n_times_then_stops(mc):
+    mc.run_detached("--name", "flaky", "--network", "none", "--restart", "on-failure:3", "busybox",
+                    "sh", "-c", "echo run; exit 1")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = mc.inspect_container("flaky")
+        if state["State"]["Status"] == "exited" and state["RestartCount"] == 3:
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)   # no fourth restart comes
+    info = mc.inspect_container("flaky")
+    assert info["RestartCount"] == 3 and info["State"]["Status"] == "exited"
+    assert info["State"]["ExitCode"] == 1
+    assert mc("logs", "flaky").stdout == "run\n" * 4
+    mc("rm", "flaky", check=True)
+
+
+def test_restart_always_keeps_going_with_only_the_shim_left(mc):
+    mc.run_detached("--name", "phoenix", "--network", "none", "--restart", "always", "busybox",
+                    "sh", "-c", "sleep 0.3; exit 0")
+    first = mc.inspect_container("phoenix")["RestartCount"]
+    time.sleep(3)
+    later = mc.inspect_container("phoenix")["RestartCount"]
+    assert later >= first + 2, (first, later)
+    mc("stop", "phoenix", check=True, timeout=30)
+    stopped = mc.inspect_container("phoenix")["RestartCount"]
+    time.sleep(1)
+    assert mc.inspect_container("phoenix")["RestartCount"] == stopped
+    assert mc.inspect_container("phoenix")["State"]["Status"] == "exited"
+    mc("rm", "phoenix", check=True)
+
+
+def test_rm_refuses_a_running_container_unless_forced(mc):
+    mc.run_detached("--name", "busy", "--network", "none", "busybox", "sleep", "60")
+    res = mc("rm", "busy")
+    assert res.returncode != 0 and "stop the container before removing or force remove" in res.stderr
+    mc("rm", "-f", "busy", check=True)
+    assert mc("ps", "-aq").stdout == ""
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "--network", "none", "no-such-image:1"], "No such image"),
+    (["run", "--memory", "banana", "busybox", "true"], 'invalid argument "banana" for "-m, --memory" flag'),
+    (["run", "--restart", "sometimes", "busybox", "true"], "invalid restart policy"),
+    (["run", "-p", "99999:80", "busybox", "true"], "invalid hostPort"),
+    (["run", "--network", "none", "busybox", "/no/such/program"], "no such file or directory"),
+])
+def test_bad_input_one_clear_message_and_nothing_left(mc, args, message):
+    before = mc("ps", "-aq").stdout
+    res = mc(*args[:1], "--pull", "never", *args[1:]) if args[0] == "run" else mc(*args)
+    assert res.returncode != 0
+    assert message in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    if "program" not in args[-1]:
+        assert mc("ps", "-aq").stdout == before
+    else:
+        mc("container", "prune", "-f")
+
+
+def test_name_conflict(mc):
+    mc("create", "--name", "twin", "--network", "none", "busybox", "true", check=True)
+    res = mc("create", "--name", "twin", "--network", "none", "busybox", "true")
+    assert res.returncode != 0 and 'The container name "/twin" is already in use' in res.stderr
+    assert len(mc("ps", "-aq").stdout.split()) == 1
+    mc("rm", "twin", check=True)
+
+
+def test_exec_into_stopped_container_is_refused(mc):
+    mc("run", "--name", "gone", "--network", "none", "busybox", "true", check=True)
+    res = mc("exec", "gone", "hostname")
+    assert res.returncode != 0 and "is not running" in res.stderr
+    mc("rm", "gone", check=True)

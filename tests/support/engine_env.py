@@ -1,0 +1,64 @@
+"""A private engine for a test module: its own root, busybox loaded from the
+real Docker Hub layout in ../shared/images and tagged `busybox:latest`,
+and its own default bridge (a random name and subnet, so a real minictr0
+on the host is never touched). teardown() removes every container, then
+checks nothing of theirs is left mounted."""
+import json
+import os
+import secrets
+import subprocess
+import tarfile
+from pathlib import Path
+
+from support.bundles import BUSYBOX_LAYOUT
+from support.engine_cli import MinictrCLI
+
+
+def _layout_tar(layout: Path, dest: Path) -> Path:
+    with tarfile.open(dest, "w") as tar:
+        for entry in sorted(layout.iterdir()):
+            tar.add(entry, arcname=entry.name)
+    return dest
+
+
+class EngineEnv(MinictrCLI):
+    def __init__(self, workdir: Path):
+        super().__init__(workdir)
+        octet = secrets.randbelow(200) + 20
+        self.bridge = f"mct{secrets.token_hex(4)}"
+        self.subnet = f"10.231.{octet}.0/24"
+        self.env.update({"MINICTR_BRIDGE_NAME": self.bridge, "MINICTR_BRIDGE_SUBNET": self.subnet,
+                         "MINICTR_NETWORK_CONF": str(self.workdir / "network.json")})
+
+    def load_busybox(self) -> None:
+        tar = _layout_tar(BUSYBOX_LAYOUT, self.workdir / "busybox.tar")
+        self("load", "-i", str(tar), check=True)
+        loaded = json.loads(self("image", "inspect", "busybox:1.38.0-glibc", check=True).stdout)[0]
+        self("tag", loaded["Id"], "busybox:latest", check=True)
+
+    def run_detached(self, *args: str) -> str:
+        res = self("run", "-d", *args, check=True, timeout=60)
+        return res.stdout.strip()
+
+    def inspect_container(self, name: str) -> dict:
+        return json.loads(self("container", "inspect", name, check=True).stdout)[0]
+
+    def teardown(self) -> list[str]:
+        """Remove every container; returns what was left mounted under the root."""
+        ids = self("ps", "-aq", "--no-trunc").stdout.split()
+        if ids:
+            self("rm", "-f", *ids, timeout=120)
+        self._network_teardown()
+        root = str(self.root)
+        with open("/proc/self/mountinfo") as f:
+            left = [line.split()[4] for line in f if line.split()[4].startswith(root)]
+        for point in sorted(left, key=len, reverse=True):
+            subprocess.run(["umount", "-l", point], capture_output=True)
+        return left
+
+    def _network_teardown(self) -> None:
+        self("network", "prune", "-f", timeout=60)
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        teardown = Path(__file__).with_name("network_teardown.py")
+        if teardown.exists():
+            subprocess.run([os.sys.executable, str(teardown), str(self.root)], capture_output=True)
