@@ -16,7 +16,11 @@ NATIVE = ROOT / "minictr" / "_native"
 MODULE_SOURCES = ["spawn.c", "launch.c", "netns.c", "stage_init.c", "rootfs.c", "devices.c", "identity.c",
                   "console.c", "explain.c", "sync.c", "hooks.c", "bpf.c"]
 # Separate programs installed inside the package: name -> sources.
-PROGRAMS: dict[str, list[str]] = {}
+PROGRAMS: dict[str, list[str]] = {
+    # the per-container monitor (conmon's job): minictr/engine/shim.py drives it
+    "minictr-shim": ["monitor_main.c", "monitor_loop.c", "monitor_log.c",
+                     "monitor_attach.c", "monitor_tty.c", "monitor_exit.c"],
+}
 
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE", "-std=gnu11"]
 
