@@ -15,6 +15,7 @@ extern int mc_sync_fd;
 int mc_sync_send(int type, int value, int err, const char *text);
 int mc_sync_wait(int expected);
 int mc_wants_new_namespace(const struct mc_plan *plan, int type);
+void mc_close_fds_except(int first, const int *keep, int n);  /* spawn.c */
 int mc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mc_die(void) __attribute__((noreturn));

@@ -171,6 +171,32 @@ static void stage1(const struct mc_plan *plan)
     _exit(0);
 }
 
+/* Close every fd from `first` up except those in keep[] (-1 entries are
+ * ignored). Stage 1 and the init run long before their exec (the init may
+ * wait on the exec fifo for ever): a copy of a pipe end or of the parent's
+ * sync socket held there would hide the parent's death from whoever waits
+ * for EOF on it (the sync socket, the shim's pid pipe). */
+void mc_close_fds_except(int first, const int *keep, int n)
+{
+    int sorted[16], count = 0;
+    for (int i = 0; i < n && count < 16; i++)
+        if (keep[i] >= first)
+            sorted[count++] = keep[i];
+    for (int i = 1; i < count; i++)
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            int t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    unsigned int from = (unsigned int)first;
+    for (int i = 0; i < count; i++) {
+        if ((unsigned int)sorted[i] > from)
+            syscall(SYS_close_range, from, (unsigned int)sorted[i] - 1, 0);
+        from = (unsigned int)sorted[i] + 1;
+    }
+    syscall(SYS_close_range, from, ~0U, 0);
+}
+
 pid_t mc_spawn(const struct mc_plan *plan, int sync_fd)
 {
     pid_t pid;
@@ -188,6 +214,8 @@ pid_t mc_spawn(const struct mc_plan *plan, int sync_fd)
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
+    int keep[] = { sync_fd, plan->exec_fifo_fd, plan->console_fd, plan->explain_fd };
+    mc_close_fds_except(3 + (plan->preserve_fds > 0 ? plan->preserve_fds : 0), keep, 4);
     stage1(plan);
 }
 

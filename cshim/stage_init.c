@@ -187,8 +187,10 @@ void mc_stage_init(const struct mc_plan *plan)
 
     if (plan->exec_fifo_fd >= 0) {
         /* From here on the parent is gone (`create` returned); errors can
-         * only be reported on stderr, as runc does. */
-        close(mc_sync_fd);
+         * only be reported on stderr, as runc does. Nothing but the fifo
+         * stays open while we wait: see mc_close_fds_except. */
+        int keep[] = { plan->exec_fifo_fd, mc_explain_fd };
+        mc_close_fds_except(keep_until, keep, 2);
         mc_sync_fd = -1;
         if (wait_exec_fifo(plan) < 0) {
             perror("minictr: exec fifo");

@@ -22,6 +22,11 @@ READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysr
 CPU_PERIOD = 100_000
 
 
+def cgroups_path(container_id: str) -> str:
+    """As docker's cgroupfs driver puts its containers under /docker."""
+    return f"/minictr/{container_id}"
+
+
 def command(spec: ContainerSpec, image_config: dict) -> list[str]:
     """docker's rule: --entrypoint replaces the image's entrypoint and drops
     its Cmd; otherwise the given command replaces the image's Cmd."""
@@ -167,7 +172,7 @@ def build_config(container_id: str, spec: ContainerSpec, image_config: dict, roo
         raise EngineError(f"the working directory '{process['cwd']}' is invalid, it needs to be an absolute path")
     linux: dict = {
         "resources": resources(spec),
-        "cgroupsPath": f"/minictr/{container_id}",
+        "cgroupsPath": cgroups_path(container_id),
         "namespaces": namespaces(spec, netns_path),
     }
     if not spec.privileged:

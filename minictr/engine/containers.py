@@ -226,8 +226,14 @@ class Engine:
                 rec = self.records.get(container_id)
             except EngineError:
                 return None
-            if self._runtime_status(rec) in ("running", "paused", "created") and rec.status != "created":
+            actual = self._runtime_status(rec)
+            if actual in ("running", "paused") or (actual == "created" and rec.status != "created"):
+                if rec.status == "created":
+                    return self.refresh(rec)
                 return rec   # not ours to clean: it runs
+            if rec.status == "created":
+                self._teardown(rec)   # a start that never completed: it stays Created
+                return rec
             exit_info = self._exit_info(rec)
             handled = exit_info is not None and exit_info["finished_at"] == rec.finished_at
             oom = self._oom_killed(rec)
@@ -297,6 +303,7 @@ class Engine:
         """Everything start made, in reverse; each step a no-op if done."""
         from minictr.runtime import lifecycle
         lifecycle.delete(self.runtime, rec.id, force=True)
+        _remove_stray_cgroups(rec.id)
         mode = rec.spec.network
         if mode not in ("none", "host") and not mode.startswith("container:"):
             from minictr.engine import netfiles
@@ -483,6 +490,28 @@ def _is_our_shim(pid: int, container_id: str) -> bool:
     except OSError:
         return False
     return b"minictr-shim" in cmdline and container_id.encode() in cmdline
+
+
+def _remove_stray_cgroups(container_id: str) -> None:
+    """A create killed between making the cgroups and saving the runtime's
+    state leaves them without a record: find them by their fixed path."""
+    from minictr.runtime import cgroups
+    try:
+        mgr = cgroups.open_manager(bundle.cgroups_path(container_id), container_id)
+    except (OSError, cgroups.CgroupError):
+        return
+    dirs = [mgr.path] if hasattr(mgr, "path") else list(mgr.paths.values())
+    if not any(os.path.isdir(d) for d in dirs):
+        return
+    explain.step("rmdir cgroup", f"left by an interrupted create: {mgr.describe()}")
+    try:
+        mgr.kill_all(9)
+        deadline = time.monotonic() + 5
+        while mgr.pids() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        mgr.destroy()
+    except OSError:
+        pass
 
 
 def _loopback_up(netns_path: str) -> None:

@@ -1,0 +1,78 @@
+"""A CLI killed at any moment of `run -d` leaves nothing `ps -a` lies about
+and nothing `rm -f` cannot clean (acceptance 5 of the engine issue)."""
+import os
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+
+pytestmark = pytest.mark.root
+SEED = 20261201
+
+
+def _leftovers(mc) -> dict:
+    """What a removed container could leave behind on the host."""
+    root = str(mc.root)
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f if line.split()[4].startswith(root)]
+    cgroups = []
+    for base in ("/sys/fs/cgroup/memory/minictr", "/sys/fs/cgroup/pids/minictr", "/sys/fs/cgroup/minictr"):
+        if os.path.isdir(base):
+            cgroups += [os.path.join(base, d) for d in os.listdir(base)
+                        if os.path.isdir(os.path.join(base, d)) and d in _ids_ever(mc)]
+    shims = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if b"minictr-shim" in cmd and root.encode() in cmd:
+                shims.append(int(pid))
+    return {"mounts": mounts, "cgroups": cgroups, "shims": shims}
+
+
+_seen: set = set()
+
+
+def _ids_ever(mc) -> set:
+    _seen.update(mc("ps", "-aq", "--no-trunc").stdout.split())
+    return _seen
+
+
+@pytest.mark.parametrize("network", ["none"])
+def test_cli_killed_at_random_moments_of_run_d(mc, network):
+    rng = random.Random(SEED)
+    for i in range(20):
+        delay = rng.uniform(0.0, 0.35)
+        proc = mc.popen("run", "-d", "--name", f"crash{i}", "--network", network, "busybox", "sleep", "30",
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        _ids_ever(mc)
+        # ps tells the truth: a container listed as Up has a live process, one not Up has none
+        time.sleep(0.3)   # the shim's cleanup of a half-made start runs asynchronously
+        for line in mc("ps", "-a", "--format", "{{.Names}}\t{{.State}}\t{{.ID}}").stdout.splitlines():
+            name, state, short = line.split("\t")
+            info = mc.inspect_container(name)
+            pid = info["State"]["Pid"]
+            if state == "running":
+                assert pid and os.path.exists(f"/proc/{pid}"), (delay, line)
+            else:
+                assert state in ("created", "exited"), (delay, line)
+        ids = mc("ps", "-aq").stdout.split()
+        if ids:
+            res = mc("rm", "-f", *ids, timeout=60)
+            assert res.returncode == 0, res.stderr
+        deadline = time.monotonic() + 5
+        while True:
+            left = _leftovers(mc)
+            if not any(left.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert not any(left.values()), (i, delay, left)
+    assert mc("ps", "-aq").stdout == ""
