@@ -4,13 +4,14 @@ container's namespace (eth0 with its address and default route, lo up),
 and the two sysctls that forwarding and 127.0.0.1 publishing need."""
 from __future__ import annotations
 
+import errno
 import os
 
 from minictr.network.ipam import Subnet, int_to_ip, ip_to_int
 from minictr.network.rtnl import IFF_UP, RtnlSocket
 from minictr.runtime.explain import step
 
-CONTAINER_IFNAME = "eth0"
+MAX_INTERFACES = 16  # eth0..eth15 inside a container
 
 
 def _write_sysctl(path: str, value: str) -> None:
@@ -79,35 +80,51 @@ def delete_link(rt: RtnlSocket, name: str, why: str) -> bool:
 
 
 def attach(rt: RtnlSocket, bridge: str, host_veth: str, netns_path: str, mac: str, ip: str, prefixlen: int,
-           gateway: str, broadcast: str) -> None:
-    """veth pair: `host_veth` on the bridge, eth0 in the container's netns
-    with its address, route and lo. Leaves nothing behind if it fails."""
+           gateway: str | None, broadcast: str) -> str:
+    """veth pair: `host_veth` on the bridge, eth0 (eth1... when the container
+    is on several networks) in the container's netns with its address, lo
+    up, and the default route via `gateway` unless the container has one
+    already (its first network's) or gateway is None (internal networks).
+    Returns the interface's name inside. Leaves nothing behind if it fails."""
     from minictr.network.netns import socket_in
+    from minictr.network.rtnl import NetlinkError
     link = rt.link(bridge)
     if link is None:
         from minictr.network.errors import NetworkError
         raise NetworkError(f"bridge {bridge} does not exist (was it deleted by hand?)")
     fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        step(f"ip link add {host_veth} master {bridge} up type veth peer name {CONTAINER_IFNAME} "
-             f"address {mac} netns {netns_path}",
-             "a virtual cable: one end on the bridge, the other in the container's namespace")
-        rt.add_veth(host_veth, CONTAINER_IFNAME, fd, bytes.fromhex(mac.replace(":", "")), link["index"])
+        for number in range(MAX_INTERFACES):
+            ifname = f"eth{number}"
+            step(f"ip link add {host_veth} master {bridge} up type veth peer name {ifname} "
+                 f"address {mac} netns {netns_path}",
+                 "a virtual cable: one end on the bridge, the other in the container's namespace")
+            try:
+                rt.add_veth(host_veth, ifname, fd, bytes.fromhex(mac.replace(":", "")), link["index"])
+                break
+            except NetlinkError as e:
+                if e.errno != errno.EEXIST or rt.link(host_veth) is not None:
+                    raise
+        else:
+            from minictr.network.errors import NetworkError
+            raise NetworkError(f"{netns_path}: no free interface name eth0..eth{MAX_INTERFACES - 1}")
         try:
             with socket_in(fd) as inner:
-                eth0 = inner.link(CONTAINER_IFNAME)["index"]
-                step(f"ip -n {netns_path} addr add {ip}/{prefixlen} brd {broadcast} dev {CONTAINER_IFNAME}",
+                index = inner.link(ifname)["index"]
+                step(f"ip -n {netns_path} addr add {ip}/{prefixlen} brd {broadcast} dev {ifname}",
                      "the container's address on the network")
-                inner.add_address(eth0, ip, prefixlen, broadcast)
-                step(f"ip -n {netns_path} link set {CONTAINER_IFNAME} up", "carry traffic")
-                inner.set_up(eth0)
+                inner.add_address(index, ip, prefixlen, broadcast)
+                step(f"ip -n {netns_path} link set {ifname} up", "carry traffic")
+                inner.set_up(index)
                 step(f"ip -n {netns_path} link set lo up", "127.0.0.1 inside the container")
                 inner.set_up(1)  # lo is always ifindex 1 in a namespace
-                step(f"ip -n {netns_path} route add default via {gateway}",
-                     "everything off the subnet goes through the bridge")
-                inner.add_default_route(gateway, eth0)
+                if gateway and not any(r["dst_len"] == 0 for r in inner.routes()):
+                    step(f"ip -n {netns_path} route add default via {gateway}",
+                         "everything off the subnet goes through the bridge")
+                    inner.add_default_route(gateway, index)
         except BaseException:
             delete_link(rt, host_veth, "undo a failed attach")
             raise
     finally:
         os.close(fd)
+    return ifname

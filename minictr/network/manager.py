@@ -10,7 +10,6 @@ dropped too."""
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import time
 
@@ -25,7 +24,7 @@ from minictr.state.db import transaction
 from minictr.state.locks import FileLock
 
 PREDEFINED = ("bridge", "host", "none")
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"  # docker's
 
 
 def _now_rfc3339() -> str:
@@ -158,7 +157,8 @@ class Networks:
                internal: bool = False) -> Network:
         """A user-defined network on its own bridge (mc-<12 hex of its ID>);
         without a subnet, the first free one of the address pools."""
-        if not isinstance(name, str) or not _NAME.match(name):
+        import re
+        if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
             raise NetworkConfigError(f"invalid network name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         if name in PREDEFINED:
             raise NetworkExists(f"network with name {name} already exists")
@@ -289,8 +289,8 @@ class Networks:
 
     def _plug(self, net: Network, ep: Endpoint, subnet: Subnet, netns_path: str) -> None:
         from minictr.network import links
-        links.attach(self.rt, net.bridge, ep.host_veth, netns_path, ep.mac, ep.ip, ep.prefixlen, net.gateway,
-                     int_to_ip(subnet.broadcast))
+        links.attach(self.rt, net.bridge, ep.host_veth, netns_path, ep.mac, ep.ip, ep.prefixlen,
+                     None if net.internal else net.gateway, int_to_ip(subnet.broadcast))
         if ep.ports:
             from minictr.network import iptables
             try:

@@ -244,3 +244,22 @@ def test_failed_connect_leaves_nothing(netenv, monkeypatch):
     assert "eth0" not in sh("ip", "netns", "exec", ns, "ip", "-o", "link").stdout
     ep = nets.connect(net, CID[0], "c", netenv.path(ns), "c")
     assert ep.ip.endswith(".2")
+
+
+def test_container_on_two_networks_gets_eth0_and_eth1(netenv):
+    default = netenv.nets.ensure_default()
+    user = netenv.nets.create("second")
+    ns = netenv.netns()
+    first = netenv.nets.connect(default, CID[0], "multi", netenv.path(ns), "multi", hosts_path=netenv.hosts(ns))
+    second = netenv.nets.connect(user, CID[0], "multi", netenv.path(ns), "multi", hosts_path=netenv.hosts(ns))
+    inside = sh("ip", "netns", "exec", ns, "ip", "-o", "-4", "addr").stdout
+    assert f"eth0    inet {first.ip}/24" in inside and f"eth1    inet {second.ip}/24" in inside
+    assert f"default via {default.gateway} dev eth0" in sh("ip", "netns", "exec", ns, "ip", "route").stdout
+    assert ping(ns, default.gateway) and ping(ns, user.gateway)
+    settings = netenv.nets.network_settings(CID[0])
+    assert set(settings["Networks"]) == {"bridge", "second"} and settings["IPAddress"] == first.ip
+    with pytest.raises(NetworkError, match="^endpoint with name multi already exists in network second$"):
+        netenv.nets.connect(user, CID[0], "multi", netenv.path(ns), "multi")
+    netenv.nets.disconnect(CID[0], "bridge")
+    assert [ep.network.name for ep in netenv.nets.endpoints_of(CID[0])] == ["second"]
+    assert "eth0" not in sh("ip", "netns", "exec", ns, "ip", "-o", "link").stdout

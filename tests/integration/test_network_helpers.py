@@ -49,6 +49,7 @@ class NetEnv:
         self.namespaces: list[str] = []
         self.extra_links: list[str] = []
         self.processes: list[subprocess.Popen] = []
+        self.made_etc_netns = not os.path.isdir("/etc/netns")
         from minictr.network import Networks
         self.nets = Networks(self.root, self.conn, self.config)
 
@@ -118,6 +119,11 @@ class NetEnv:
         for name in self.namespaces:
             sh("ip", "netns", "del", name, check=False)
             shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
+        if self.made_etc_netns:
+            try:
+                os.rmdir("/etc/netns")
+            except OSError:
+                pass  # another test's namespaces still use it
         nets.close()
         self.conn.close()
         return problems

@@ -112,3 +112,31 @@ def test_port_already_allocated_is_refused_before_anything_is_made(netenv):
                                  publish=[PortMapping(host_port=port, container_port=80, proto="udp")])
     assert second.ip.split(".")[-1] == str(int(first.ip.split(".")[-1]) + 1)
     assert f"-A MINICTR-DNAT -p udp -m udp --dport {port}" in legacy_rules()
+
+
+def test_disconnect_after_the_namespace_is_gone(netenv):
+    """A container that exited took its namespace and so its veth with it:
+    disconnect still drops the rules and the address, without complaint."""
+    net = netenv.nets.ensure_default()
+    ns = netenv.netns()
+    port = free_port()
+    ep = netenv.nets.connect(net, CID[0], "gone", netenv.path(ns), "gone",
+                             publish=[PortMapping(host_port=port, container_port=80)])
+    sh("ip", "netns", "del", ns)
+    assert [e.id for e in netenv.nets.disconnect_all(CID[0])] == [ep.id]
+    assert f"--dport {port}" not in legacy_rules() and netenv.nets.endpoints_of(CID[0]) == []
+    assert netenv.nets.disconnect_all(CID[0]) == []
+
+
+def test_explain_names_every_kernel_step(netenv, capsys, monkeypatch):
+    from minictr.runtime import explain
+    monkeypatch.setattr(explain, "_enabled", True)
+    net = netenv.nets.ensure_default()
+    ns = netenv.netns()
+    netenv.nets.connect(net, CID[0], "x", netenv.path(ns), "x", publish=[PortMapping(container_port=80)])
+    netenv.nets.disconnect_all(CID[0])
+    err = capsys.readouterr().err
+    for text in (f"ip link add {net.bridge} type bridge", f"ip addr add {net.gateway}/24 dev {net.bridge}",
+                 "iptables -t nat -N MINICTR-DNAT", f"master {net.bridge} up type veth peer name eth0",
+                 "addr add", "route add default via", "-j DNAT --to-destination", "ip link del vmc"):
+        assert text in err, text
