@@ -27,7 +27,7 @@ ENV = {"MINICTR_BRIDGE_NAME": "mcbench0", "MINICTR_BRIDGE_SUBNET": "10.195.0.0/2
 
 IMPORTS = {
     "minictr.network": "import minictr.network",
-    "hot path (manager, rtnl, netns, links, probe)":
+    "hot path (manager, rtnl, netns, links, probe; incl. sqlite3)":
         "import minictr.network.manager, minictr.network.links, minictr.network.netns, "
         "minictr.network.xtables_probe",
     "pyroute2": "import pyroute2",
