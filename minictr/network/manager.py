@@ -101,6 +101,9 @@ class Networks:
             return net
         with self._lock("setup"):
             net = self.store.default_network()
+            if net is not None and (net.bridge, net.subnet, net.gateway) == (cfg.bridge, cfg.subnet, cfg.gateway) \
+                    and self._ready(net):
+                return net  # another process set it up while we waited
             if net is None:
                 net = Network(id=_new_id(), name=DEFAULT_NETWORK, bridge=cfg.bridge, subnet=cfg.subnet,
                               gateway=cfg.gateway, created=_now_rfc3339(), is_default=True)
@@ -319,7 +322,8 @@ class Networks:
                 iptables.apply(remove_prefixes=(rule_specs.endpoint_prefix(ep.id),))
             with transaction(self.conn):
                 self.store.delete_endpoint(ep.id)
-            self._rewrite_hosts(ep.network, None)
+            # the peers lose its name; it loses theirs if it stays on other networks
+            self._rewrite_hosts(ep.network, container_id)
             removed.append(ep)
         return removed
 

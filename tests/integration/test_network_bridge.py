@@ -182,7 +182,7 @@ def test_everything_goes_away(netenv):
     default = nets.ensure_default()
     user = nets.create("gone")
     a, b = netenv.netns(), netenv.netns()
-    nets.connect(default, CID[0], "a", netenv.path(a), "a", publish=[PortMapping(container_port=80)])
+    ep = nets.connect(default, CID[0], "a", netenv.path(a), "a", publish=[PortMapping(container_port=80)])
     nets.connect(user, CID[1], "b", netenv.path(b), "b")
     assert "MINICTR-DNAT" in legacy_rules()
     nets.disconnect_all(CID[0])
@@ -190,7 +190,7 @@ def test_everything_goes_away(netenv):
     nets.remove("gone")
     nets.teardown_host_rules()
     rules = legacy_rules()
-    for ours in (f"net={default.id[:12]}", f"net={user.id[:12]}", "minictr ep="):
+    for ours in (f"net={default.id[:12]}", f"net={user.id[:12]}", f"ep={ep.id[:12]}"):
         assert ours not in rules
     if not shared:
         assert "MINICTR" not in rules and "minictr" not in rules
@@ -260,6 +260,13 @@ def test_container_on_two_networks_gets_eth0_and_eth1(netenv):
     assert set(settings["Networks"]) == {"bridge", "second"} and settings["IPAddress"] == first.ip
     with pytest.raises(NetworkError, match="^endpoint with name multi already exists in network second$"):
         netenv.nets.connect(user, CID[0], "multi", netenv.path(ns), "multi")
+    peer_ns = netenv.netns()
+    peer = netenv.nets.connect(user, CID[1], "peer", netenv.path(peer_ns), "peer", hosts_path=netenv.hosts(peer_ns))
+    assert f"{peer.ip}\tpeer\n" in open(netenv.hosts(ns)).read()
     netenv.nets.disconnect(CID[0], "bridge")
     assert [ep.network.name for ep in netenv.nets.endpoints_of(CID[0])] == ["second"]
+    own = open(netenv.hosts(ns)).read()  # now its address on "second" is its own line
+    assert f"{second.ip}\tmulti\n" in own and f"{peer.ip}\tpeer\n" in own and first.ip not in own
+    netenv.nets.disconnect(CID[1])
+    assert "peer" not in open(netenv.hosts(ns)).read()
     assert "eth0" not in sh("ip", "netns", "exec", ns, "ip", "-o", "link").stdout
