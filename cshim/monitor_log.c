@@ -27,8 +27,7 @@ static long long log_size;
 /* The unfinished line of each stream, allocated only while one exists. */
 static struct { char *data; size_t len; } partial[3];
 
-static char *entry;            /* the JSON line being built */
-static size_t entry_cap;
+static struct buf batch;       /* JSON lines not yet written */
 
 int log_open(void)
 {
@@ -142,48 +141,60 @@ static size_t escape(char *out, const char *text, size_t n)
     return (size_t)(o - out);
 }
 
-static void write_entry(int stream, const char *text, size_t n)
+/* Entries of one read go out in one write(): a flood of short lines costs
+ * one syscall per read, not one per line. */
+static void flush_batch(void)
 {
-    size_t need = n * 6 + 128;
-    if (need > entry_cap) {
-        char *e = realloc(entry, need);
-        if (!e)
-            return;
-        entry = e;
-        entry_cap = need;
-    }
-    char ts[40];
-    now_rfc3339(ts, sizeof(ts));
-    char *o = entry;
-    memcpy(o, "{\"log\":\"", 8);
-    o += 8;
-    o += escape(o, text, n);
-    o += sprintf(o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n",
-                 stream == STREAM_STDERR ? "stderr" : "stdout", ts);
-    if (S.log_max_size > 0 && log_size >= S.log_max_size)
-        rotate();
-    size_t len = (size_t)(o - entry), off = 0;
-    while (off < len) {
-        ssize_t w = write(log_fd, entry + off, len - off);
+    size_t off = 0;
+    while (off < batch.len) {
+        ssize_t w = write(log_fd, batch.data + off, batch.len - off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            break;                        /* disk full: the entry is lost, the container goes on */
+            break;                        /* disk full: entries are lost, the container goes on */
         }
         off += (size_t)w;
     }
     log_size += (long long)off;
-    if (entry_cap > 16384) {
-        free(entry);                      /* an idle shim keeps no big buffer */
-        entry = NULL;
-        entry_cap = 0;
+    if (batch.cap > 65536)
+        buf_free(&batch);                 /* an idle shim keeps no big buffer */
+    else
+        batch.len = 0;
+}
+
+/* The time of the read that completed the message: lines that arrived
+ * together share it (one clock read and format per read, not per line). */
+static char stamp[40];
+
+static void write_entry(int stream, const char *text, size_t n)
+{
+    /* docker rotates before a write once the file has reached max-size */
+    if (S.log_max_size > 0 && log_size + (long long)batch.len >= S.log_max_size) {
+        flush_batch();
+        rotate();
     }
+    size_t need = batch.len + n * 6 + 128;
+    if (need > batch.cap) {
+        char *d = realloc(batch.data, need);
+        if (!d)
+            return;
+        batch.data = d;
+        batch.cap = need;
+    }
+    char *o = batch.data + batch.len;
+    memcpy(o, "{\"log\":\"", 8);
+    o += 8;
+    o += escape(o, text, n);
+    o += sprintf(o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n",
+                 stream == STREAM_STDERR ? "stderr" : "stdout", stamp);
+    batch.len = (size_t)(o - batch.data);
 }
 
 void log_data(int stream, const char *p, size_t n)
 {
     if (log_fd < 0)
         return;
+    now_rfc3339(stamp, sizeof(stamp));
     while (n) {
         const char *nl = memchr(p, '\n', n);
         size_t line = nl ? (size_t)(nl - p) + 1 : n;
@@ -196,7 +207,7 @@ void log_data(int stream, const char *p, size_t n)
             write_entry(stream, p, take);  /* the common case: no copy */
         } else {
             if (!partial[stream].data && !(partial[stream].data = malloc(MAX_MESSAGE)))
-                return;
+                break;
             memcpy(partial[stream].data + *plen, p, take);
             *plen += take;
             if (complete) {
@@ -209,11 +220,13 @@ void log_data(int stream, const char *p, size_t n)
         p += take;
         n -= take;
     }
+    flush_batch();
 }
 
 /* At the end: unfinished lines are written as they are (no "\n"). */
 void log_flush(void)
 {
+    now_rfc3339(stamp, sizeof(stamp));
     for (int s = STREAM_STDOUT; s <= STREAM_STDERR; s++) {
         if (partial[s].len)
             write_entry(s, partial[s].data, partial[s].len);
@@ -221,4 +234,6 @@ void log_flush(void)
         partial[s].data = NULL;
         partial[s].len = 0;
     }
+    if (log_fd >= 0)
+        flush_batch();
 }

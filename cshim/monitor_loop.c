@@ -32,7 +32,9 @@ char iobuf[32768];
 #define STDIN_HIGH 65536
 
 static int sigfd = -1;
-static int pidfd_watch = -1;      /* pidfd of a container that is not our child */
+static int pidfd_watch = -1;      /* pidfd of a container that is not our child (yet) */
+static int watch_foreign;         /* ...and not our descendant: its status is lost */
+static int orphan_check;          /* a descendant ended: reaped by us soon, or by its parent */
 static long long exit_ms, last_data_ms;
 
 /* Children reaped before the container's pid was known: it may be one. */
@@ -218,6 +220,17 @@ static pid_t parent_of(pid_t pid)
     return ppid;
 }
 
+/* Our descendant: its orphaned end comes to us (we are a subreaper). */
+static int is_descendant(pid_t pid)
+{
+    for (int depth = 0; depth < 64 && pid > 1; depth++) {
+        pid = parent_of(pid);
+        if (pid == getpid())
+            return 1;
+    }
+    return 0;
+}
+
 static void reap_all(void);
 
 static void set_container_pid(pid_t pid)
@@ -233,15 +246,38 @@ static void set_container_pid(pid_t pid)
     if (find_stash(pid, &status)) {       /* exited before we knew its pid */
         container_exited(status, 1);
     } else if (parent_of(pid) != getpid()) {
-        /* not our child (the launcher did not make it so): we can see it
-         * end through a pidfd, but not its status */
+        /* Not (yet) our child: a runtime's stage that forked it may still be
+         * exiting, and then it comes to us. If it is not even our descendant
+         * we can see it end through a pidfd, but not its status. */
+        watch_foreign = !is_descendant(pid);
         pidfd_watch = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd_watch < 0)
+        if (pidfd_watch < 0 && watch_foreign)
             container_exited(255 << 8, 0);
     }
     free(stash);
     stash = NULL;
     nstash = capstash = 0;
+}
+
+/* The container's pidfd says it ended. */
+static void watched_exit(void)
+{
+    close_fd(&pidfd_watch);
+    if (watch_foreign)
+        container_exited(255 << 8, 0);
+    else
+        orphan_check = 1;                 /* see check_orphan() */
+}
+
+/* A descendant that ended is a zombie until its parent exits (then it is
+ * reparented to us, SIGCHLD) or reaps it: if it is gone without reaching
+ * us, its status went to someone else. */
+static void check_orphan(void)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d", (int)S.container_pid);
+    if (!S.exited && access(path, F_OK) < 0)
+        container_exited(255 << 8, 0);
 }
 
 /* Run mode: a runtime's create finished. */
@@ -436,7 +472,7 @@ int loop_run(void)
             pfd[i].revents = 0;
         }
         int na = attach_pollfds(pfd + W_COUNT, cap - W_COUNT);
-        int timeout = S.exited ? drain_timeout() : -1;
+        int timeout = S.exited ? drain_timeout() : orphan_check ? 50 : -1;
         int r = poll(pfd, (nfds_t)(W_COUNT + na), timeout);
         if (r < 0) {
             if (errno == EINTR)
@@ -449,7 +485,11 @@ int loop_run(void)
         if (pfd[W_PIDFD].revents && S.pid_fd >= 0)
             read_pid_fd();
         if (pfd[W_WATCH].revents && pidfd_watch >= 0 && !S.exited)
-            container_exited(255 << 8, 0);
+            watched_exit();
+        if (orphan_check && !S.exited) {
+            reap_all();
+            check_orphan();
+        }
         if (pfd[W_CONSFD].revents && S.console_fd >= 0)
             console_receive(&S.console_fd);
         if (pfd[W_CONSLISTEN].revents && S.console_listen >= 0)

@@ -447,7 +447,16 @@ ADOPT_LAUNCHER = textwrap.dedent("""
         in_r, in_w = os.pipe()
         extra += ["--stdout-fd", str(out_r), "--stderr-fd", str(err_r), "--stdin-fd", str(in_w)]
         keep = [out_r, err_r, in_w]
+    if cfg.get("intermediate"):                    # like a runtime's stage 1: forks the init,
+        rep_r, rep_w = os.pipe()                   # reports its pid, exits a little later
     pid = os.fork()
+    if pid == 0 and cfg.get("intermediate"):
+        init = os.fork()
+        if init:
+            os.write(rep_w, b"%d\\n" % init)
+            import time
+            time.sleep(cfg["intermediate"])
+            os._exit(0)
     if pid == 0:
         if cfg["tty"]:
             master, slave = os.openpty()
@@ -469,6 +478,8 @@ ADOPT_LAUNCHER = textwrap.dedent("""
             os.close(fd)
     for fd in keep + [cfg["pid_fd"]]:
         os.set_inheritable(fd, True)
+    if cfg.get("intermediate"):
+        pid = int(os.read(rep_r, 32))
     os.write(1, b"%d\\n" % pid)
     argv = cfg["shim"] + ["--pid-fd", str(cfg["pid_fd"])] + extra
     os.execv(argv[0], argv)
@@ -493,12 +504,12 @@ class Adopted:
 def adopt():
     made = []
 
-    def launch(d: Path, cmd: str, tty=False, marker: Path | None = None):
+    def launch(d: Path, cmd: str, tty=False, marker: Path | None = None, intermediate: float = 0):
         pid_r, pid_w = os.pipe()
         opts = ShimOptions(str(d), str(d / "log.json"),
                            exit_command=["sh", "-c", f"echo ran > {marker}"] if marker else [])
         argv = opts.argv(pid_fd=pid_r)[:-2]         # the launcher adds --pid-fd
-        cfg = {"cmd": cmd, "tty": tty, "pid_fd": pid_r, "shim": argv}
+        cfg = {"cmd": cmd, "tty": tty, "pid_fd": pid_r, "shim": argv, "intermediate": intermediate}
         proc = subprocess.Popen([sys.executable, "-c", ADOPT_LAUNCHER, json.dumps(cfg)],
                                 stdout=subprocess.PIPE, pass_fds=(pid_r,))
         os.close(pid_r)
@@ -539,6 +550,28 @@ def test_adopt_container_exits_before_its_pid_arrives(run_dir, adopt):
     a.proc.wait(timeout=10)
     assert shim.read_exit(str(run_dir)).exit_code == 4
     assert [e.text for e in logs.read_logs(str(run_dir / "log.json"))] == ["quick\n"]
+
+
+def test_adopt_init_still_under_its_forking_stage(run_dir, adopt):
+    """The pid arrives while the process that forked the init still lives
+    (as a runtime's stage 1 reports the pid, then exits): the init comes to
+    the shim later, and so does its real exit status."""
+    a = adopt(run_dir, "exit 9", intermediate=0.5)
+    a.send_pid()
+    a.proc.wait(timeout=10)
+    rec = shim.read_exit(str(run_dir))
+    assert rec.exit_code == 9 and not rec.create_failed
+
+
+def test_adopt_pid_not_a_descendant(run_dir, adopt):
+    """A pid the shim can never reap: its end is seen (pidfd), its status is
+    unknown: 255."""
+    a = adopt(run_dir, "exit 0")
+    stranger = subprocess.Popen(["sleep", "0.3"])
+    a.send_pid(stranger.pid)
+    stranger.wait()
+    a.proc.wait(timeout=10)
+    assert shim.read_exit(str(run_dir)).exit_code == 255
 
 
 def test_adopt_eof_without_pid_kills_the_orphans(run_dir, tmp_path, adopt):
@@ -605,13 +638,54 @@ def rss_kb(pid: int) -> dict[str, int]:
     return out
 
 
-def test_idle_rss_figure(run_dir, started, capsys):
-    """The figure (no threshold): an idle shim holding a running process."""
+FAKE_RUNTIME = """#!/bin/sh
+# stands in for runc under conmon: "create ... --pid-file P ID" starts a sleeper
+while [ $# -gt 0 ]; do
+    [ "$1" = --pid-file ] && { pidfile=$2; shift; }
+    shift
+done
+sleep 30 </dev/null >/dev/null 2>&1 &
+echo $! > "$pidfile"
+"""
+
+
+def conmon_rss(tmp_path: Path) -> dict[str, int] | None:
+    """conmon (podman's monitor) holding the same idle process, started the
+    way podman starts it but with a stand-in runtime."""
+    import shutil
+    conmon = shutil.which("conmon")
+    if not conmon:
+        return None
+    d = tmp_path / "conmon"
+    for sub in ("bundle", "exit", "sock"):
+        (d / sub).mkdir(parents=True)
+    (d / "bundle" / "config.json").write_text("{}")
+    runtime = d / "runtime"
+    runtime.write_text(FAKE_RUNTIME)
+    runtime.chmod(0o755)
+    pidfile = d / "ctr.pid"
+    subprocess.run([conmon, "--api-version", "1", "-c", "rss", "-u", "rss", "-n", "rss", "-r", str(runtime),
+                    "-b", str(d / "bundle"), "-p", str(pidfile), "-l", f"k8s-file:{d / 'ctr.log'}",
+                    "--exit-dir", str(d / "exit"), "--socket-dir-path", str(d / "sock")],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
+    ctr = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="conmon's container"))
+    try:
+        monitor = int(Path(f"/proc/{ctr}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        time.sleep(0.2)
+        return rss_kb(monitor)
+    finally:
+        os.kill(ctr, signal.SIGKILL)
+
+
+def test_idle_rss_figure(run_dir, tmp_path, started, capsys):
+    """The figures (no threshold): an idle monitor holding a running process,
+    ours and conmon's. RssFile is mostly the shared libc; Pss splits it."""
     s = started(run_dir, ["sleep", "30"])
     time.sleep(0.2)
     ours = rss_kb(s.proc.pid)
+    theirs = conmon_rss(tmp_path)
     with capsys.disabled():
-        print(f"\nminictr-shim idle: {ours} kB")
+        print(f"\nidle RSS kB: minictr-shim {ours}; conmon {theirs or 'not installed'}")
     kid = int(Path(f"/proc/{s.proc.pid}/task/{s.proc.pid}/children").read_text().split()[0])
     os.kill(kid, signal.SIGKILL)
     s.wait()
