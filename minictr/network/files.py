@@ -52,12 +52,14 @@ def render_hosts(hostname: str | None = None, ip: str | None = None, extra_hosts
                  peers=(), host_gateway: str | None = None) -> str:
     """docker's order: the default records, --add-host entries, the
     container's own address, then peers on user-defined networks
-    (`peers`: (ip, [name, alias, ...]) pairs). No ip: --network none/host."""
+    (`peers`: (ip, [name, alias, ...]) pairs). No ip: --network none/host.
+    "host-gateway" entries need `host_gateway` (the network's gateway) and
+    are left out without it."""
     lines = [f"{address}\t{names}" for address, names in DEFAULT_HOSTS]
     for name, address in extra_hosts:
         if address == HOST_GATEWAY:
             if not host_gateway:
-                raise NetworkConfigError(f"--add-host {name}:{HOST_GATEWAY}: this network has no gateway")
+                continue  # not known yet: connect() writes it with the network's gateway
             address = host_gateway
         lines.append(f"{address}\t{name}")
     if ip and hostname:

@@ -22,6 +22,10 @@ def test_hosts_order_extra_own_then_peers():
                                "10.66.0.3\tapi api-alias\n")
 
 
+def test_host_gateway_waits_for_the_gateway():
+    assert render_hosts("box", None, [("gw", "host-gateway"), ("db", "10.0.0.9")]) == DEFAULTS + "10.0.0.9\tdb\n"
+
+
 def test_add_host_parsing():
     assert parse_add_host("db:10.0.0.9") == ("db", "10.0.0.9")
     assert parse_add_host("v6=::1") == ("v6", "::1")
