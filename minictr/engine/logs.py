@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import calendar
 import datetime
-import gzip
 import json
 import math
 import os
@@ -68,7 +67,7 @@ def format_timestamp(ns: int) -> str:
 def rotated_files(path: str) -> list[str]:
     """P.N ... P.1 that exist (oldest first); P itself not included."""
     d, base = os.path.split(path)
-    pat = re.compile(re.escape(base) + r"\.(\d+)(\.gz)?$")
+    pat = re.compile(re.escape(base) + r"\.(\d+)$")
     found = []
     try:
         names = os.listdir(d or ".")
@@ -79,10 +78,6 @@ def rotated_files(path: str) -> list[str]:
         if m:
             found.append((int(m.group(1)), os.path.join(d, name)))
     return [p for _, p in sorted(found, reverse=True)]
-
-
-def _open(path: str):
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
 def _decode(line: bytes) -> LogEntry | None:
@@ -115,18 +110,6 @@ def _filter(entries: Iterable[LogEntry], since: float | None, until: float | Non
         yield e
 
 
-def _entries_of_files(files: list[str]) -> Iterator[LogEntry]:
-    for p in files:
-        try:
-            with _open(p) as f:
-                for line in _lines_of(f):
-                    e = _decode(line)
-                    if e:
-                        yield e
-        except FileNotFoundError:
-            continue   # rotated away while we read
-
-
 def _tail(entries: Iterator[LogEntry], tail: int | None) -> Iterable[LogEntry]:
     if tail is None or tail < 0:
         return entries
@@ -137,47 +120,29 @@ def _tail(entries: Iterator[LogEntry], tail: int | None) -> Iterable[LogEntry]:
     return deque(entries, maxlen=tail)
 
 
+def _history(follower: "_Follower") -> Iterator[LogEntry]:
+    """Rotated files older than the current one, then the current one (and
+    whatever a rotation meanwhile put after it)."""
+    for f in follower.older_files():
+        with f:
+            for line in _lines_of(f):
+                e = _decode(line)
+                if e:
+                    yield e
+    yield from follower.drain()
+
+
 def read_logs(path: str, tail: int | None = None, since: float | None = None, until: float | None = None,
               timestamps: bool = False) -> Iterator[LogEntry]:
     """The entries of the log and its rotated files, oldest first. `tail`
     keeps the last N (then since/until filter them, as docker does);
     since/until are epoch seconds; timestamps prefixes each text with the
     entry's time as `docker logs -t` does."""
+    follower = _Follower(path)
     try:
-        current = open(path, "rb")
-    except FileNotFoundError:
-        current = None
-
-    def entries() -> Iterator[LogEntry]:
-        yield from _entries_of_files(_rotated_besides(path, current))
-        if current is not None:
-            for line in _lines_of(current):
-                e = _decode(line)
-                if e:
-                    yield e
-    try:
-        yield from _filter(_tail(entries(), tail), since, until, timestamps)
+        yield from _filter(_tail(_history(follower), tail), since, until, timestamps)
     finally:
-        if current is not None:
-            current.close()
-
-
-def _rotated_besides(path: str, current) -> list[str]:
-    """Rotated files, minus the one we already hold open as current (it may
-    have been rotated between our open and this listing)."""
-    files = rotated_files(path)
-    if current is None:
-        return files
-    ino = os.fstat(current.fileno()).st_ino
-    out = []
-    for p in files:
-        try:
-            if os.stat(p).st_ino == ino:
-                continue
-        except FileNotFoundError:
-            continue
-        out.append(p)
-    return out
+        follower.close()
 
 
 def follow_logs(path: str, tail: int | None = None, since: float | None = None, until: float | None = None,
@@ -189,17 +154,8 @@ def follow_logs(path: str, tail: int | None = None, since: float | None = None, 
     since_ns = None if since is None else int(since * 1e9)
     until_ns = None if until is None else int(until * 1e9)
     follower = _Follower(path)
-
-    def history() -> Iterator[LogEntry]:
-        for f in follower.older_files():
-            with f:
-                for line in _lines_of(f):
-                    e = _decode(line)
-                    if e:
-                        yield e
-        yield from follower.drain()
     try:
-        batch: Iterable[LogEntry] = _tail(history(), tail)
+        batch: Iterable[LogEntry] = _tail(_history(follower), tail)
         while True:
             for e in batch:
                 ns = e.ns if since_ns is not None or until_ns is not None or timestamps else 0
@@ -283,8 +239,10 @@ class _Follower:
 
     def older_files(self) -> list:
         """The rotated files older than the one we hold, oldest first, open."""
-        if self.f is None:
-            return [f for f in self._snapshot(-1)[2]]
+        if self.f is None:      # no current file when we looked: all rotated ones are history
+            newer, current, older = self._snapshot(-1)
+            self.f, self.buf = current, b""
+            return newer + older
         newer, current, older = self._snapshot(os.fstat(self.f.fileno()).st_ino)
         for f in newer + ([current] if current is not None else []):
             f.close()   # drain() will meet them again as it follows
@@ -307,8 +265,7 @@ class _Follower:
         for attempt in range(1000):
             # by number, not by the listing: a directory read racing a rename
             # can miss the renamed file (a rotation shifts every name by one)
-            top = max((int(p.rsplit(".", 1)[1]) for p in rotated_files(self.path) if not p.endswith(".gz")),
-                      default=0)
+            top = max((int(p.rsplit(".", 1)[1]) for p in rotated_files(self.path)), default=0)
             names = [self.path] + [f"{self.path}.{i}" for i in range(1, top + 3)]
             held: list[tuple[str, object]] = []
             for name in names:
@@ -325,7 +282,7 @@ class _Follower:
                 return f is not None and ino == os.fstat(f.fileno()).st_ino
             # P missing: a rotation between its rename and the new file (a
             # moment); taking that view would lose our place in the chain
-            gap = held[0][1] is None and attempt < 200
+            gap = held[0][1] is None and top > 0 and attempt < 200
             if not gap and all(same(name, f) for name, f in held):
                 files = [f for _, f in held[1:] if f is not None]      # P.1, P.2 ... newest first
                 inos = [os.fstat(f.fileno()).st_ino for f in files]

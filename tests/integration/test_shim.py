@@ -163,6 +163,10 @@ def test_no_output_lost_and_slow_client_dropped(run_dir, started):
     assert shim.read_exit(str(run_dir)).exit_code == 0
     texts = [e.text for e in s.log()]
     assert texts == [f"{i}\n" for i in range(1, 200001)]
+    # the lazy client was dropped: what it got ends without the exit frame
+    got = list(lazy.frames(timeout=5))
+    assert got and got[-1][0] == STDOUT
+    assert sum(len(d) for _, d in got) < len("".join(texts))
     lazy.close()
 
 
@@ -423,6 +427,65 @@ def test_attach_terminal_tty_detach_keys(run_dir, tmp_path, started):
     s.wait()
     for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
         os.close(fd)
+
+
+ATTACH_HELPER = textwrap.dedent("""
+    import os, sys, termios
+    from minictr.engine import shim
+    client = shim.AttachClient(sys.argv[1])
+    code = shim.attach_terminal(client, 0, 1, 2, tty=True)
+    canon = bool(termios.tcgetattr(0)[3] & termios.ICANON)
+    os.write(1, b"\\r\\nEXIT %r canon=%r\\r\\n" % (code, canon))
+""")
+
+
+def test_attach_terminal_on_a_real_tty(run_dir, tmp_path, started):
+    """docker attach from a terminal: raw mode while attached (ctrl-c goes
+    to the container), the size at start and on SIGWINCH, the terminal
+    restored and the exit code returned at the end."""
+    import fcntl
+    import select
+    import struct
+    import termios
+    sock = str(tmp_path / "console.sock")
+    cmd = "read a; stty size; read b; stty size; echo sleeping; exec sleep 30"
+    s = started(run_dir, [sys.executable, "-c", TTY_RUNTIME, sock, cmd], terminal=True, stdin=True,
+                console_socket=sock)
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 25, 81, 0, 0))
+    helper = subprocess.Popen([sys.executable, "-c", ATTACH_HELPER, str(run_dir)],
+                              stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    seen = b""
+
+    def expect(needle: bytes):
+        nonlocal seen
+        deadline = time.monotonic() + 10
+        while needle not in seen:
+            r, _, _ = select.select([master], [], [], max(0, deadline - time.monotonic()))
+            assert r, f"no {needle!r} in {seen!r}"
+            seen += os.read(master, 4096)
+    try:
+        wait_for(lambda: not termios.tcgetattr(slave)[3] & termios.ICANON, what="raw mode")
+        os.write(master, b"a\r")
+        expect(b"25 81")
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 132, 0, 0))
+        helper.send_signal(signal.SIGWINCH)
+        time.sleep(0.2)
+        os.write(master, b"b\r")
+        expect(b"40 132")
+        expect(b"sleeping")
+        # raw here: ctrl-c is no SIGINT for the attached CLI but a byte, which
+        # the container's own tty turns into its SIGINT: 128+2
+        os.write(master, b"\x03")
+        expect(b"EXIT 130 canon=True")
+        assert helper.wait(timeout=10) == 0
+    finally:
+        if helper.poll() is None:
+            helper.kill()
+            helper.wait()
+        os.close(master)
+        os.close(slave)
+    s.wait()
 
 
 # ---- adopt mode -------------------------------------------------------------
