@@ -181,6 +181,15 @@ def test_oom_counter_rise(run_dir, tmp_path, started):
     assert shim.read_exit(str(run_dir)).oom_killed
 
 
+def test_exit_delay(run_dir, started):
+    s = started(run_dir, ["true"], exit_delay_ms=400)
+    rec = shim.wait_exit(str(run_dir), timeout=10)
+    assert rec.exit_code == 0
+    t0 = time.monotonic()
+    s.wait()
+    assert time.monotonic() - t0 > 0.2
+
+
 def test_run_mode_runtime_create_and_pid_file(run_dir, tmp_path, started):
     """`--runtime-pid-file`: ARGV is a runtime's create; the container is the
     process it leaves behind (reparented to the shim, a subreaper)."""
