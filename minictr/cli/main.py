@@ -44,6 +44,14 @@ COMMANDS = {
     "exec": "container.streams:exec_",
     "attach": "container.streams:attach",
     "container": "container.group:container",
+    "diff": "container.fs:diff",
+    "cp": "container.fs:cp",
+    "export": "container.fs:export",
+    "commit": "container.fs:commit",
+    "top": "container.observe:top",
+    "stats": "container.observe:stats",
+    "volume": "volume:volume",
+    "system": "system_group:system",
 }
 
 

@@ -46,16 +46,35 @@ def _os_name() -> str:
     return platform.system()
 
 
+def _counts(engine) -> dict:
+    """docker info's container and image counts."""
+    records = engine.list(all_=True)
+    running = sum(1 for r in records if r.status in ("running", "restarting"))
+    paused = sum(1 for r in records if r.status == "paused")
+    return {"Containers": len(records), "ContainersRunning": running, "ContainersPaused": paused,
+            "ContainersStopped": len(records) - running - paused, "Images": len(engine.images.records.all())}
+
+
 @click.command()
 @click.option("--format", "fmt", default=None, help="'json' for scripts")
 @click.pass_obj
 def info(ctx, fmt: str | None) -> None:
     """Show what this host offers containers (cgroups, kernel)."""
     data = host_info()
+    try:
+        data.update(_counts(ctx.engine))
+    except Exception:   # no access to the engine's root: the host facts alone
+        pass
     data["DockerRootDir"] = ctx.root
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
         return
+    if "Containers" in data:
+        click.echo(f"Containers: {data['Containers']}")
+        click.echo(f" Running: {data['ContainersRunning']}")
+        click.echo(f" Paused: {data['ContainersPaused']}")
+        click.echo(f" Stopped: {data['ContainersStopped']}")
+        click.echo(f"Images: {data['Images']}")
     click.echo(f"Server Version: {data['ServerVersion']}")
     click.echo(f"Cgroup Driver: {data['CgroupDriver']}")
     click.echo(f"Cgroup Version: {data['CgroupVersion']}")

@@ -27,6 +27,12 @@ CONTAINER_COMMANDS = {
     "attach": "container.streams:attach",
     "prune": "container.group:prune",
     "cleanup": "container.group:cleanup",
+    "diff": "container.fs:diff",
+    "cp": "container.fs:cp",
+    "export": "container.fs:export",
+    "commit": "container.fs:commit",
+    "top": "container.observe:top",
+    "stats": "container.observe:stats",
 }
 
 

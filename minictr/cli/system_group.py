@@ -1,0 +1,67 @@
+"""`minictr system`: df and prune over every kind of object, plus info and
+version (the commands of cli/system.py), as `docker system` has them."""
+from __future__ import annotations
+
+import click
+
+from minictr.cli import render
+from minictr.cli.main import LazyGroup
+
+SYSTEM_COMMANDS = {
+    "df": "system_group:df",
+    "prune": "system_group:prune",
+    "info": "system:info",
+    "version": "system:version",
+}
+
+
+@click.group(cls=LazyGroup, lazy=SYSTEM_COMMANDS)
+def system() -> None:
+    """Manage minictr."""
+
+
+@click.command()
+@click.option("--format", "fmt", default=None, help="'json' for one JSON object per line")
+@click.pass_obj
+def df(ctx, fmt) -> None:
+    """Show minictr disk usage."""
+    from minictr.engine.system import disk_usage
+    rows = [usage.row(percent=fmt != "json") for usage in disk_usage(ctx.engine)]
+    if fmt == "json":
+        ctx.out(render.json_lines(rows))
+        return
+    if fmt:
+        from minictr.errors import MinictrError
+        raise MinictrError(f"unsupported format {fmt!r}: use json")
+    ctx.out(render.table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+                         [[r["Type"], r["TotalCount"], r["Active"], r["Size"], r["Reclaimable"]] for r in rows]))
+
+
+@click.command()
+@click.option("-a", "--all", "all_", is_flag=True, help="Remove all unused images not just dangling ones")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--volumes", is_flag=True, help="Prune anonymous volumes")
+@click.pass_obj
+def prune(ctx, all_, force, volumes) -> None:
+    """Remove unused data."""
+    from minictr.engine.system import prune as prune_all
+    if not force and ctx.stdout_is_tty:
+        lines = ["  - all stopped containers", "  - all networks not used by at least one container"]
+        if volumes:
+            lines.append("  - all anonymous volumes not used by at least one container")
+        lines.append("  - all images without at least one container associated to them" if all_
+                     else "  - all dangling images")
+        lines.append("  - unused build cache")
+        if not click.confirm("WARNING! This will remove:\n" + "\n".join(lines) +
+                             "\n\nAre you sure you want to continue?"):
+            return
+    pruned = prune_all(ctx.engine, all_=all_, volumes=volumes)
+    for title, items in (("Deleted Containers", pruned.containers), ("Deleted Networks", pruned.networks),
+                         ("Deleted Volumes", pruned.volumes)):
+        if items:
+            ctx.out(f"{title}:\n" + "\n".join(items) + "\n")
+    if pruned.images:
+        ctx.out("Deleted Images:\n" + "\n".join(f"{verb.lower()}: {what}" for verb, what in pruned.images) + "\n")
+    for warning in pruned.warnings:
+        ctx.err(f"WARNING: {warning}")
+    ctx.out(f"Total reclaimed space: {render.human_size(pruned.reclaimed)}")
