@@ -52,6 +52,7 @@ COMMANDS = {
     "stats": "container.observe:stats",
     "volume": "volume:volume",
     "system": "system_group:system",
+    "network": "network:network",
 }
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -29,6 +30,11 @@ class EngineEnv(MinictrCLI):
         self.subnet = f"10.231.{octet}.0/24"
         self.env.update({"MINICTR_BRIDGE_NAME": self.bridge, "MINICTR_BRIDGE_SUBNET": self.subnet,
                          "MINICTR_NETWORK_CONF": str(self.workdir / "network.json")})
+
+    @property
+    def venv_minictr(self) -> Path:
+        from support.engine_cli import VENV_BIN
+        return VENV_BIN / "minictr"
 
     def load_busybox(self) -> None:
         tar = _layout_tar(BUSYBOX_LAYOUT, self.workdir / "busybox.tar")
@@ -58,7 +64,7 @@ class EngineEnv(MinictrCLI):
 
     def _network_teardown(self) -> None:
         self("network", "prune", "-f", timeout=60)
-        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
         teardown = Path(__file__).with_name("network_teardown.py")
-        if teardown.exists():
-            subprocess.run([os.sys.executable, str(teardown), str(self.root)], capture_output=True)
+        subprocess.run([sys.executable, str(teardown), str(self.root)], capture_output=True,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
