@@ -22,12 +22,21 @@ def _layout_tar(layout: Path, dest: Path) -> Path:
     return dest
 
 
+def free_test_subnet(prefix: str) -> str:
+    """A random /24 under prefix that no route on the host uses yet."""
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    for _ in range(100):
+        candidate = f"{prefix}.{secrets.randbelow(250) + 2}."
+        if candidate not in routes:
+            return candidate + "0/24"
+    raise RuntimeError(f"no free /24 under {prefix} on this host")
+
+
 class EngineEnv(MinictrCLI):
     def __init__(self, workdir: Path):
         super().__init__(workdir)
-        octet = secrets.randbelow(200) + 20
         self.bridge = f"mct{secrets.token_hex(4)}"
-        self.subnet = f"10.231.{octet}.0/24"
+        self.subnet = free_test_subnet("10.231")
         self.env.update({"MINICTR_BRIDGE_NAME": self.bridge, "MINICTR_BRIDGE_SUBNET": self.subnet,
                          "MINICTR_NETWORK_CONF": str(self.workdir / "network.json")})
 
