@@ -32,7 +32,11 @@ def _leftovers(mc) -> dict:
                 continue
             if b"minictr-shim" in cmd and root.encode() in cmd:
                 shims.append(int(pid))
-    return {"mounts": mounts, "cgroups": cgroups, "shims": shims}
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
+    veths = [l.split(":")[1].strip() for l in links if f"master {mc.bridge}" in l]
+    rules = [l for l in subprocess.run(["iptables-legacy-save"], capture_output=True, text=True).stdout.splitlines()
+             if " ep=" in l and "(crash" in l]
+    return {"mounts": mounts, "cgroups": cgroups, "shims": shims, "veths": veths, "rules": rules}
 
 
 _seen: set = set()
@@ -43,12 +47,13 @@ def _ids_ever(mc) -> set:
     return _seen
 
 
-@pytest.mark.parametrize("network", ["none"])
+@pytest.mark.parametrize("network", ["none", "bridge"])
 def test_cli_killed_at_random_moments_of_run_d(mc, network):
     rng = random.Random(SEED)
     for i in range(20):
         delay = rng.uniform(0.0, 0.35)
-        proc = mc.popen("run", "-d", "--name", f"crash{i}", "--network", network, "busybox", "sleep", "30",
+        ports = ["-p", f"{20000 + i}:80"] if network == "bridge" else []
+        proc = mc.popen("run", "-d", "--name", f"crash{i}", "--network", network, *ports, "busybox", "sleep", "30",
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
@@ -76,3 +81,31 @@ def test_cli_killed_at_random_moments_of_run_d(mc, network):
             time.sleep(0.1)
         assert not any(left.values()), (i, delay, left)
     assert mc("ps", "-aq").stdout == ""
+
+
+def test_fifty_concurrent_runs_get_distinct_addresses_and_clean_up(mc):
+    procs = [mc.popen("run", "-d", "--name", f"many{i}", "busybox", "sleep", "60",
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL) for i in range(50)]
+    failures = []
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        if p.returncode != 0:
+            failures.append(err.decode())
+    assert not failures, failures[:3]
+    addresses = {}
+    for i in range(50):
+        info = mc.inspect_container(f"many{i}")
+        assert info["State"]["Running"], info["State"]
+        addresses[f"many{i}"] = info["NetworkSettings"]["IPAddress"]
+    assert len(set(addresses.values())) == 50 and all(addresses.values())
+    veths = [l for l in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
+             if f"master {mc.bridge}" in l]
+    assert len(veths) == 50
+    res = mc("rm", "-f", *addresses, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert mc("ps", "-aq").stdout == ""
+    left = _leftovers(mc)
+    assert not any(left.values()), left
+    veths = [l for l in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
+             if f"master {mc.bridge}" in l]
+    assert veths == []
