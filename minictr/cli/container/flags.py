@@ -111,7 +111,8 @@ def puller(ctx, platform: str | None, policy: str):
     def pull(ref: str) -> None:
         from minictr.cli.progress_view import progress_for
         from minictr.image.pull import pull as do_pull
-        ctx.err(f"Unable to find image '{ref}' locally")
+        from minictr.image.pull import parse_reference
+        ctx.err(f"Unable to find image '{parse_reference(ref).familiar()}' locally")
         progress = progress_for(_StderrCtx(ctx))
         do_pull(ctx.images, ctx.registry, ref, platform=platform, progress=progress)
     return pull
