@@ -154,15 +154,32 @@ def namespaces(spec: ContainerSpec, netns_path: str | None) -> list[dict]:
     return out
 
 
+INIT_PATH = "/sbin/docker-init"
+INIT_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/libexec/docker/docker-init")
+
+
+def init_binary() -> str:
+    """--init runs tini as the container's pid 1, as docker does (a static
+    build: the image may have no libc)."""
+    for path in INIT_CANDIDATES:
+        if os.access(path, os.X_OK):
+            return path
+    raise EngineError("--init: no init binary found (looked for " + ", ".join(INIT_CANDIDATES)
+                      + "; apt install tini)")
+
+
 def build_config(container_id: str, spec: ContainerSpec, image_config: dict, rootfs: str, hostname: str,
                  user: tuple[int, int, list[int]], files: dict[str, str],
                  volume_sources: list[tuple[dict, str]], netns_path: str | None) -> dict:
     uid, gid, extra_gids = user
     caps = capabilities(spec)
+    args = command(spec, image_config)
+    if spec.init:
+        args = [INIT_PATH, "--"] + args
     process = {
         "terminal": spec.tty,
         "user": {"uid": uid, "gid": gid, **({"additionalGids": extra_gids} if extra_gids else {})},
-        "args": command(spec, image_config),
+        "args": args,
         "env": environment(spec, image_config, hostname),
         "cwd": spec.workdir or image_config.get("WorkingDir") or "/",
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
@@ -178,12 +195,16 @@ def build_config(container_id: str, spec: ContainerSpec, image_config: dict, roo
     if not spec.privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
+    all_mounts = mounts(spec, files, volume_sources)
+    if spec.init:
+        all_mounts.append({"destination": INIT_PATH, "type": "bind", "source": init_binary(),
+                           "options": ["rbind", "ro"]})
     return {
         "ociVersion": "1.0.2",
         "process": process,
         "root": {"path": rootfs, "readonly": spec.read_only},
         "hostname": hostname,
-        "mounts": mounts(spec, files, volume_sources),
+        "mounts": all_mounts,
         "linux": linux,
         "annotations": {"org.minictr.container.id": container_id},
     }

@@ -149,3 +149,15 @@ def test_exec_into_stopped_container_is_refused(mc):
     res = mc("exec", "gone", "hostname")
     assert res.returncode != 0 and "is not running" in res.stderr
     mc("rm", "gone", check=True)
+
+
+def test_init_runs_tini_as_pid_one(mc):
+    res = mc("run", "--rm", "--init", "--network", "none", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '",
+             check=True)
+    assert res.stdout.startswith("/sbin/docker-init -- sh -c")
+    mc.run_detached("--name", "reaped", "--init", "--network", "none", "busybox", "sleep", "60")
+    start = time.monotonic()
+    mc("stop", "reaped", check=True)   # tini passes SIGTERM on: sleep dies at once
+    assert time.monotonic() - start < 2
+    assert mc.inspect_container("reaped")["State"]["ExitCode"] == 143
+    mc("rm", "reaped", check=True)
