@@ -16,11 +16,10 @@ says."""
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import time
 
-from minictr.engine import bundle, layout, names, options
+from minictr.engine import bundle, ids, layout, names, options
 from minictr.engine.errors import EngineError, InvalidOption, NotRunning
 from minictr.engine.records import ZERO_TIME, ContainerRecord, ContainerRecords
 from minictr.engine.rootfs import mount_rootfs, unmount_rootfs
@@ -84,8 +83,8 @@ class Engine:
         for volume in spec.volumes:
             if volume["type"] == "volume" and not volume["source"]:
                 volume["anonymous"] = True
-                volume["source"] = secrets.token_hex(32)
-        container_id = secrets.token_hex(32)
+                volume["source"] = ids.new_id()
+        container_id = ids.new_id()
         name = name or names.generate(self.records.names())
         self.records.add(container_id, name, image.id, spec.image, now_rfc3339(), spec)
         try:

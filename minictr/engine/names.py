@@ -1,7 +1,7 @@
 """docker-style generated names (adjective_surname), e.g. `eager_turing`."""
 from __future__ import annotations
 
-import secrets
+from minictr.engine import ids
 
 ADJECTIVES = ("admiring adoring affectionate amazing angry awesome blissful bold boring brave busy charming "
               "clever compassionate competent condescending confident cool cranky crazy dazzling determined "
@@ -36,9 +36,9 @@ SURNAMES = ("agnesi albattani allen almeida archimedes ardinghelli aryabhata aus
 
 def generate(taken: set[str]) -> str:
     for attempt in range(100):
-        name = f"{secrets.choice(ADJECTIVES)}_{secrets.choice(SURNAMES)}"
+        name = f"{ids.choice(ADJECTIVES)}_{ids.choice(SURNAMES)}"
         if attempt >= 10:
-            name += str(secrets.randbelow(10))
+            name += str(ids.below(10))
         if name != "boring_wozniak" and name not in taken:  # as docker: Steve Wozniak is not boring
             return name
-    return f"minictr_{secrets.token_hex(6)}"
+    return f"minictr_{ids.new_id()[:12]}"

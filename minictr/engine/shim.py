@@ -15,9 +15,11 @@ Client to shim: 0 stdin data, 4 resize ("rows cols"), 5 close stdin,
 from __future__ import annotations
 
 import os
-import socket
-from dataclasses import dataclass, field
-from typing import Iterator
+# _socket and minictr.records, not socket and dataclasses: this module is on
+# every foreground `run`, and those imports (enum, inspect) cost ~10 ms
+import _socket
+
+from minictr.records import dataclass, field
 
 STDIN, STDOUT, STDERR, EXIT, RESIZE, CLOSE_STDIN, CLAIM, DONE = range(8)
 MAX_FRAME = 65536          # the shim sends at most 32 KiB + 1 per frame
@@ -167,7 +169,7 @@ class AttachClient:
     def __init__(self, dir: str, timeout: float | None = None):
         self.dir = dir
         self.exit_code: int | None = None
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
         self.sock.settimeout(timeout)
         path = os.path.join(dir, "attach")
         try:

@@ -4,12 +4,12 @@ the image has content at gets a copy of that content first, as docker does."""
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import time
 
 from minictr import jsonio
 from minictr.engine.errors import EngineError
+from minictr.engine.ids import new_id
 
 
 class VolumeInUse(EngineError):
@@ -30,7 +30,7 @@ class Volumes:
         return os.path.isdir(self.path(name))
 
     def create(self, name: str = "", labels: dict | None = None, anonymous: bool = False) -> str:
-        name = name or secrets.token_hex(32)
+        name = name or new_id()
         if self.exists(name):
             return name
         os.makedirs(os.path.join(self.dir, name), mode=0o701, exist_ok=True)
