@@ -96,10 +96,15 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, "-v", "--version", prog_name="minictr", message="minictr version %(version)s")
 @click.option("--root", envvar="MINICTR_ROOT", default=None, metavar="DIR",
               help="Root of the engine's state (default /var/lib/minictr)")
+@click.option("--explain", is_flag=True, help="Print every kernel step (mounts, namespaces, cgroups, veth, "
+                                              "iptables rules) and why, on stderr")
 @click.pass_context
-def main(ctx, root: str | None) -> None:
+def main(ctx, root: str | None, explain: bool) -> None:
     """minictr: containers from scratch (namespaces, cgroups, overlayfs)."""
     from minictr.cli.context import Context
+    if explain:
+        from minictr.runtime import explain as explain_mod
+        explain_mod.enable()
     ctx.obj = Context(root)
 
 

@@ -159,3 +159,12 @@ def test_port_already_allocated(mc):
     assert len(after) <= len(before) + 1    # docker keeps the failed container as Created
     mc("rm", "-f", "first", "second")
     assert mc("ps", "-aq").stdout == ""
+
+
+def test_explain_shows_the_engine_steps(mc):
+    port = _free_port()
+    res = mc("--explain", "run", "--rm", "-p", f"{port}:80", "busybox", "true", check=True)
+    steps = res.stderr
+    for expected in ("mount overlay", "ip link add vmc", "route add default via", "iptables -t nat -A MINICTR-DNAT",
+                     f"--dport {port}", "open(exec.fifo", "iptables -t nat -D MINICTR-DNAT", "umount2"):
+        assert expected in steps, expected
