@@ -43,6 +43,7 @@ class Engine:
         self.volumes = Volumes(self.root)
         self.runtime = StateStore(layout.runtime_root(self.root))
         self._networks = None
+        self._drivers: dict = {}
 
     def close(self) -> None:
         self.images.close()
@@ -53,6 +54,15 @@ class Engine:
             from minictr.network import Networks
             self._networks = Networks(self.root, self.conn)
         return self._networks
+
+    def driver(self, rec: ContainerRecord):
+        """The container's low-level runtime: ours in-process, or --runtime's binary."""
+        from minictr.engine import runtimes
+        key = rec.spec.runtime
+        if key not in self._drivers:
+            self._drivers[key] = (runtimes.External(key, layout.run_root(self.root)) if key
+                                  else runtimes.InProcess(self.runtime))
+        return self._drivers[key]
 
     def paths(self, container_id: str) -> layout.ContainerPaths:
         return layout.ContainerPaths(self.root, container_id)
@@ -131,12 +141,11 @@ class Engine:
             return self._start(rec, attach)
 
     def _start(self, rec: ContainerRecord, attach=None) -> ContainerRecord:
-        from minictr.engine.launch import ShimStart
-        from minictr.runtime import lifecycle
         spec, paths = rec.spec, self.paths(rec.id)
         image = self.images.records.get(rec.image_id)
         image_config = self._image_config(image)
-        shim = None
+        driver = self.driver(rec)
+        shim_pid = 0
         try:
             mount_rootfs(self.images.snapshots, [layer.chain_id for layer in image.layers], paths.upper,
                          paths.work, paths.rootfs)
@@ -148,23 +157,22 @@ class Engine:
             config = bundle.build_config(rec.id, spec, image_config, paths.rootfs, hostname, user, files,
                                          self._volume_sources(spec, paths.rootfs), netns_path)
             _write_json(paths.config, config)
-            shim = ShimStart(self.root, paths, spec)
-            st = lifecycle.create(self.runtime, rec.id, paths.bundle, console_fd=shim.console_fd,
-                                  launch=shim.launch)
-            shim.close_container_ends()
-            network = self._connect_network(rec, st.pid, hostname)
-            shim.send_pid(st.pid)
-            if not shim.wait_ready():
-                raise EngineError(f"container {rec.short_id}: its shim did not start")
+            pid, shim_pid = driver.create(self, rec, paths)
+            network = self._connect_network(rec, pid, hostname)
+            driver.adopt(pid)
             if attach is not None:
                 attach(rec)
-            lifecycle.start(self.runtime, rec.id)
-            self.records.update(rec.id, status="running", pid=st.pid, shim_pid=shim.shim_pid,
+            driver.start(rec.id)
+            self.records.update(rec.id, status="running", pid=pid, shim_pid=shim_pid,
                                 started_at=now_rfc3339(), exit_code=0, oom_killed=0, error="",
                                 stopped_by_user=0, network=network)
         except BaseException as e:
-            if shim is not None:
-                shim.abandon()
+            driver.abandon()
+            if shim_pid:
+                try:
+                    os.kill(shim_pid, 9)
+                except ProcessLookupError:
+                    pass
             self._teardown(rec)
             message = str(e) if not isinstance(e, KeyboardInterrupt) else "interrupted"
             self.records.update(rec.id, status="created" if rec.status == "created" else "exited",
@@ -280,28 +288,19 @@ class Engine:
 
     def _oom_killed(self, rec: ContainerRecord) -> bool:
         from minictr.runtime import cgroups
-        from minictr.runtime.errors import ContainerNotFound
         try:
-            st = self.runtime.load(rec.id)
-            return bool(st.cgroup) and cgroups.from_state(st.cgroup).oom_kill_count() > 0
-        except (ContainerNotFound, OSError, ValueError):
+            mgr = cgroups.open_manager(bundle.cgroups_path(rec.id), rec.id)
+            return mgr.oom_kill_count() > 0
+        except (OSError, ValueError, cgroups.CgroupError):
             return False
 
     def _runtime_status(self, rec: ContainerRecord) -> str | None:
-        from minictr.runtime import cgroups
-        from minictr.runtime.errors import ContainerNotFound
-        from minictr.runtime.state import status
-        try:
-            st = self.runtime.load(rec.id)
-        except ContainerNotFound:
-            return None
-        mgr = cgroups.from_state(st.cgroup) if st.cgroup else None
-        return status(self.runtime, st, mgr)
+        state = self.driver(rec).state(rec.id)
+        return state[0] if state else None
 
     def _teardown(self, rec: ContainerRecord) -> None:
         """Everything start made, in reverse; each step a no-op if done."""
-        from minictr.runtime import lifecycle
-        lifecycle.delete(self.runtime, rec.id, force=True)
+        self.driver(rec).delete(rec.id)
         _remove_stray_cgroups(rec.id)
         mode = rec.spec.network
         if mode not in ("none", "host") and not mode.startswith("container:"):
@@ -321,7 +320,6 @@ class Engine:
     def stop(self, rec: ContainerRecord, timeout: float | None = None) -> ContainerRecord:
         """docker stop: the stop signal, SIGKILL after `timeout` seconds
         (default the container's --stop-timeout, else 10), then cleanup."""
-        from minictr.runtime import lifecycle
         from minictr.runtime.errors import RuntimeFailure
         rec = self.refresh(rec)
         if rec.status == "restarting":
@@ -332,21 +330,25 @@ class Engine:
         self.records.update(rec.id, stopped_by_user=1)
         if timeout is None:
             timeout = rec.spec.stop_timeout if rec.spec.stop_timeout is not None else 10
-        st = self.runtime.load(rec.id)
+        driver = self.driver(rec)
+        state = driver.state(rec.id)
+        if state is None:
+            return self.cleanup(rec.id) or rec
+        _, pid, start_time = state
         try:
             if rec.status == "paused":
                 self.unpause(rec)
-            explain.step(f"kill({st.pid}, {self.stop_signal(rec)})", "stop: the container's stop signal")
-            lifecycle.kill(self.runtime, rec.id, self.stop_signal(rec))
-        except RuntimeFailure:
+            explain.step(f"kill({pid}, {self.stop_signal(rec)})", "stop: the container's stop signal")
+            driver.kill(rec.id, self.stop_signal(rec))
+        except (RuntimeFailure, EngineError):
             pass
-        if not _wait_dead(st.pid, st.init_start_time, max(timeout, 0)):
+        if not _wait_dead(pid, start_time, max(timeout, 0)):
             explain.step("kill(SIGKILL)", f"stop: still running after {timeout} s")
             try:
-                lifecycle.kill(self.runtime, rec.id, 9, all_processes=True)
-            except RuntimeFailure:
+                driver.kill(rec.id, 9, all_processes=True)
+            except (RuntimeFailure, EngineError):
                 pass
-            _wait_dead(st.pid, st.init_start_time, 10)
+            _wait_dead(pid, start_time, 10)
         self._wait_exit_recorded(rec)
         return self.cleanup(rec.id) or rec
 
@@ -360,31 +362,28 @@ class Engine:
             time.sleep(0.005)
 
     def kill(self, rec: ContainerRecord, sig: int = 9) -> None:
-        from minictr.runtime import lifecycle
         from minictr.runtime.errors import RuntimeFailure
         rec = self.refresh(rec)
         if rec.status not in ("running", "paused"):
             raise EngineError(f"cannot kill container: {rec.short_id}: container {rec.id} is not running")
         try:
-            lifecycle.kill(self.runtime, rec.id, sig)
+            self.driver(rec).kill(rec.id, sig)
         except RuntimeFailure:
             raise EngineError(f"cannot kill container: {rec.short_id}: container {rec.id} is not running") from None
 
     def pause(self, rec: ContainerRecord) -> None:
-        from minictr.runtime import control
         rec = self.refresh(rec)
         if rec.status != "running":
             raise EngineError(f"container {rec.id} is not running" if rec.status != "paused"
                               else f"container {rec.id} is already paused")
-        control.pause(self.runtime, rec.id)
+        self.driver(rec).pause(rec.id)
         self.records.update(rec.id, status="paused")
 
     def unpause(self, rec: ContainerRecord) -> None:
-        from minictr.runtime import control
         rec = self.refresh(rec)
         if rec.status != "paused":
             raise EngineError(f"container {rec.id} is not paused")
-        control.resume(self.runtime, rec.id)
+        self.driver(rec).resume(rec.id)
         self.records.update(rec.id, status="running")
 
     def remove(self, rec: ContainerRecord, force: bool = False, volumes: bool = False) -> None:
@@ -436,7 +435,8 @@ class Engine:
         may have left it behind the facts."""
         if rec.status not in ("created", "running", "paused"):
             return rec
-        actual = self._runtime_status(rec)
+        state = self.driver(rec).state(rec.id)
+        actual = state[0] if state else None
         if actual is None:
             if rec.status == "created":
                 return rec
@@ -451,10 +451,9 @@ class Engine:
             self.records.update(rec.id, status="exited", exit_code=info["exit_code"],
                                 finished_at=info["finished_at"])
         elif actual in ("running", "paused") and actual != rec.status:
-            st = self.runtime.load(rec.id)
-            fields = {"status": actual, "pid": st.pid}
+            fields = {"status": actual, "pid": state[1]}
             if rec.started_at == ZERO_TIME:
-                fields["started_at"] = st.created
+                fields["started_at"] = now_rfc3339()
             self.records.update(rec.id, **fields)
         else:
             return rec
@@ -503,13 +502,28 @@ def _remove_stray_cgroups(container_id: str) -> None:
     if not any(os.path.isdir(d) for d in dirs):
         return
     explain.step("rmdir cgroup", f"left by an interrupted create: {mgr.describe()}")
+    # the create may have died before making every directory: kill what
+    # any of them holds, without the freezer the manager would use
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        pids = set()
+        for d in dirs:
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    pids.update(int(p) for p in f.read().split())
+            except OSError:
+                pass
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.005)
     try:
-        mgr.kill_all(9)
-        deadline = time.monotonic() + 5
-        while mgr.pids() and time.monotonic() < deadline:
-            time.sleep(0.005)
         mgr.destroy()
-    except OSError:
+    except (OSError, cgroups.CgroupError):
         pass
 
 

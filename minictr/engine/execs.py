@@ -15,6 +15,8 @@ def exec_in(engine, rec: ContainerRecord, argv: list[str], tty: bool = False, de
         raise EngineError(f"container {rec.id} is paused, unpause the container before exec")
     if rec.status != "running":
         raise NotRunning(rec.id)
+    if rec.spec.runtime:
+        return _exec_external(engine, rec, argv, tty, detach, env, user, workdir)
     st = engine.runtime.load(rec.id)
     user_arg, extra_gids = None, []
     if user:
@@ -39,6 +41,24 @@ def exec_in(engine, rec: ContainerRecord, argv: list[str], tty: bool = False, de
         if "stopped" in str(e):
             raise NotRunning(rec.id) from None
         raise EngineError(str(e)) from None
+
+
+def _exec_external(engine, rec: ContainerRecord, argv, tty, detach, env, user, workdir) -> int:
+    """`--runtime` containers: the runtime's own `exec`, as docker's shim calls it."""
+    import subprocess
+    driver = engine.driver(rec)
+    args = [driver.binary, "--root", driver.root, "exec"]
+    args += ["-t"] if tty else []
+    args += ["-d"] if detach else []
+    for item in env or []:
+        args += ["-e", item]
+    if workdir:
+        args += ["--cwd", workdir]
+    if user:
+        from minictr.engine import users
+        uid, gid, _ = users.resolve(engine.paths(rec.id).rootfs, user)
+        args += ["--user", f"{uid}:{gid}"]
+    return subprocess.run(args + [rec.id, *argv]).returncode
 
 
 class _ExecFailed(EngineError):

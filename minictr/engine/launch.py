@@ -17,14 +17,19 @@ from minictr.engine.layout import ContainerPaths
 from minictr.engine.spec import ContainerSpec
 
 
-def shim_path() -> str:
-    import minictr._native
-    return os.path.join(os.path.dirname(minictr._native.__file__), "bin", "minictr-shim")
-
-
 def exit_command(root: str, container_id: str) -> list[str]:
     """What the shim runs when the container exits: our own cleanup."""
     return [sys.executable, "-m", "minictr.cli.main", "--root", root, "container", "cleanup", container_id]
+
+
+def _fresh_dir(run_dir: str) -> None:
+    """The shim's dir, without what an earlier run of the container left."""
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    for stale in ("exit", "attach", "shim.pid", "create-error"):
+        try:
+            os.unlink(os.path.join(run_dir, stale))
+        except FileNotFoundError:
+            pass
 
 
 class ShimStart:
@@ -32,54 +37,32 @@ class ShimStart:
     it returned, close_container_ends(); send_pid(); wait_ready()."""
 
     def __init__(self, root: str, paths: ContainerPaths, spec: ContainerSpec):
+        from minictr.engine.shim import ShimOptions
         from minictr.runtime.spawn import Launch
-        self._mine: list[int] = []       # ends we keep until the shim has its copies
-        self._theirs: list[int] = []     # the shim's ends (and the container's)
+        self._theirs: list[int] = []     # the shim's ends (and the container's), closed once it has them
         self.console_fd = -1
-        os.makedirs(paths.run_dir, mode=0o700, exist_ok=True)
-        for stale in ("exit", "attach", "shim.pid"):
-            try:
-                os.unlink(os.path.join(paths.run_dir, stale))
-            except FileNotFoundError:
-                pass
+        _fresh_dir(paths.run_dir)
         pid_r, self.pid_w = self._pipe()
-        ready_r, ready_w = self._pipe()
-        self.ready_r = ready_r
-        argv = ["--dir", paths.run_dir, "--pid-fd", str(pid_r), "--ready-fd", str(ready_w),
-                "--log-path", paths.log, "--log-max-size", str(spec.log_max_size),
-                "--log-max-file", str(spec.log_max_file)]
-        for i, arg in enumerate(exit_command(root, paths.id)):
-            argv += ["--exit-command" if i == 0 else "--exit-arg", arg]
-        keep = [pid_r, ready_w]
+        self.ready_r, ready_w = self._pipe()
+        fds: dict = {"pid_fd": pid_r, "ready_fd": ready_w}
         stdio = [-1, -1, -1]
         if spec.tty:
             import _socket
             ours, shims = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
             self.console_fd = ours.detach()
-            shim_end = shims.detach()
-            argv += ["--console-fd", str(shim_end)]
-            keep.append(shim_end)
-            self._theirs += [shim_end]
-            self._mine.append(self.console_fd)
+            fds["console_fd"] = shims.detach()
         else:
-            out_r, out_w = self._pipe()
-            err_r, err_w = self._pipe()
-            argv += ["--stdout-fd", str(out_r), "--stderr-fd", str(err_r)]
-            keep += [out_r, err_r]
-            stdio[1], stdio[2] = out_w, err_w
-            self._theirs += [out_r, out_w, err_r, err_w]
-        if spec.open_stdin:
-            in_r, in_w = self._pipe()
-            if spec.tty:
-                os.close(in_r)
-                os.close(in_w)   # a tty's input goes through the pty master
-            else:
-                argv += ["--stdin-fd", str(in_w)]
-                keep.append(in_w)
-                stdio[0] = in_r
-                self._theirs += [in_r, in_w]
-        self._theirs += [pid_r, ready_w]
-        self.launch = Launch(path=shim_path(), argv=argv, stdio=tuple(stdio), keep=tuple(keep))
+            out_r, stdio[1] = self._pipe()
+            err_r, stdio[2] = self._pipe()
+            fds.update(stdout_fd=out_r, stderr_fd=err_r)
+            if spec.open_stdin:   # a tty's input goes through the pty master
+                stdio[0], fds["stdin_fd"] = self._pipe()
+        self._theirs = list(fds.values()) + [fd for fd in stdio if fd >= 0]
+        opts = ShimOptions(dir=paths.run_dir, log_path=paths.log, log_max_size=spec.log_max_size,
+                           log_max_file=spec.log_max_file, exit_command=exit_command(root, paths.id),
+                           terminal=spec.tty, stdin=spec.open_stdin)
+        argv = opts.argv(**fds)
+        self.launch = Launch(path=argv[0], argv=argv[1:], stdio=tuple(stdio), keep=tuple(fds.values()))
 
     @staticmethod
     def _pipe() -> tuple[int, int]:

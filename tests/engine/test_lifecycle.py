@@ -1,6 +1,7 @@
 """Container lifecycle as docker users know it: exit codes, ps states,
 stop timing, logs, restart policies, --rm, wait, bad input."""
 import json
+import subprocess
 import time
 
 import pytest
@@ -161,3 +162,24 @@ def test_init_runs_tini_as_pid_one(mc):
     assert time.monotonic() - start < 2
     assert mc.inspect_container("reaped")["State"]["ExitCode"] == 143
     mc("rm", "reaped", check=True)
+
+
+def test_runtime_flag_runs_the_same_bundle_under_runc(mc):
+    import shutil
+    runc = shutil.which("runc")
+    if not runc:
+        pytest.skip("runc not installed (apt install runc)")
+    res = mc("run", "--rm", "--runtime", runc, "--network", "none", "busybox", "sh", "-c", "echo via-runc; exit 6")
+    assert res.returncode == 6 and res.stdout == "via-runc\n", res.stderr
+    mc.run_detached("--name", "underrunc", "--runtime", runc, "busybox", "sh", "-c",
+                    "trap 'exit 0' TERM; while true; do sleep 0.1; done")
+    info = mc.inspect_container("underrunc")
+    assert info["State"]["Running"] and info["HostConfig"]["Runtime"] == runc
+    assert info["NetworkSettings"]["IPAddress"]
+    state = subprocess.run([runc, "--root", str(mc.root / "run" / "runtime-runc"), "state", info["Id"]],
+                           capture_output=True, text=True)
+    assert json.loads(state.stdout)["status"] == "running"
+    assert mc("exec", "underrunc", "hostname", check=True).stdout.strip() == info["Id"][:12]
+    mc("stop", "underrunc", check=True)
+    assert mc.inspect_container("underrunc")["State"]["ExitCode"] == 0
+    mc("rm", "underrunc", check=True)

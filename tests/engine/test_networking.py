@@ -99,12 +99,13 @@ def test_published_port_logs_stop_and_rm(mc, second_host):
         follower.wait(timeout=10)        # logs -f ends with the container
     assert follower.returncode == 0
 
-    ep_veth = [l for l in veths_before.splitlines() if "vmc" in l]
+    ep_veth = [l.split(":")[1].strip() for l in veths_before.splitlines() if f"master {mc.bridge}" in l]
     assert ep_veth
     mc("rm", "web", check=True)
     rules = sh("iptables-legacy-save").stdout
     assert f"--dport {port}" not in rules and "(web)" not in rules
-    assert not [l for l in sh("ip", "-o", "link").stdout.splitlines() if cid[:10] in l or l in ep_veth]
+    assert not [l for l in sh("ip", "-o", "link").stdout.splitlines()
+                if f"master {mc.bridge}" in l or any(v in l for v in ep_veth)]
     assert str(mc.root) + "/containers/" + cid not in open("/proc/self/mountinfo").read()
     assert _curl(f"http://127.0.0.1:{port}/", attempts=1) == ""
 
