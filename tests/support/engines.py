@@ -95,11 +95,16 @@ def podman(tmp: Path, runtime: str) -> tuple[Engine, callable]:
 
 class Dockerd:
     """A private dockerd: own data/exec roots and socket, no bridge, no
-    iptables, minictr-runtime registered as runtime `minictr`."""
+    iptables, minictr-runtime registered as runtime `minictr`.
 
-    def __init__(self, tmp: Path, runtime: str):
+    default_bridge=True keeps docker's default bridge network (docker0) and
+    its iptables rules, as a stock dockerd has them; the caller then owns
+    removing docker0 and the DOCKER chains after stop() (dockerd leaves them)."""
+
+    def __init__(self, tmp: Path, runtime: str, default_bridge: bool = False):
         self.tmp = tmp
         self.runtime = runtime
+        self.default_bridge = default_bridge
         self.sock = tmp / "docker.sock"
         self.pidfile = tmp / "dockerd.pid"
         self.log = tmp / "dockerd.log"
@@ -112,10 +117,11 @@ class Dockerd:
         if not os.path.exists(dockerd) or not client:
             raise FileNotFoundError("dockerd/docker not installed (apt install docker.io)")
         cmd = [dockerd, "--data-root", str(self.tmp / "data"), "--exec-root", str(self.tmp / "exec"),
-               "-H", f"unix://{self.sock}", "--pidfile", str(self.pidfile),
-               "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-               "--containerd-namespace", "minictr-test", "--containerd-plugins-namespace",
-               "minictr-test-plugins", "--add-runtime", f"minictr={self.runtime}"]
+               "-H", f"unix://{self.sock}", "--pidfile", str(self.pidfile)]
+        if not self.default_bridge:
+            cmd += ["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false"]
+        cmd += ["--containerd-namespace", "minictr-test", "--containerd-plugins-namespace",
+                "minictr-test-plugins", "--add-runtime", f"minictr={self.runtime}"]
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          start_new_session=True)
