@@ -532,12 +532,17 @@ void loop_wait_clients(void)
     long long start = now_ms();
     struct pollfd *pfd = NULL;
     int cap = 0;
+    /* A client may have connected, and sent its claim, just before the
+     * exit without our having read it yet (a busy machine): take in all
+     * that is already queued before deciding that nobody claimed. Closing
+     * with its claim unread would also reset its connection. */
+    int drained = 0;
     for (;;) {
         if (attach_cleanup_done())
             break;
         int claimed = attach_claimed();
         long long left = start + FLUSH_MAX_MS - now_ms();
-        if (!claimed && (attach_flushed() || left <= 0))
+        if (!claimed && drained && (attach_flushed() || left <= 0))
             break;
         int need = 1 + 1 + attach_nclients();
         if (need > cap) {
@@ -551,9 +556,11 @@ void loop_wait_clients(void)
         pfd[0].events = POLLIN;
         pfd[0].revents = 0;
         int na = attach_pollfds(pfd + 1, cap - 1);
-        int r = poll(pfd, (nfds_t)(1 + na), claimed ? -1 : (int)left);
+        int r = poll(pfd, (nfds_t)(1 + na), !drained ? 0 : claimed ? -1 : (int)(left > 0 ? left : 0));
         if (r < 0 && errno != EINTR)
             break;
+        if (r == 0 || now_ms() - start > 100)   /* a client that never stops sending cannot hold us */
+            drained = 1;
         if (r <= 0)
             continue;
         if (pfd[0].revents)
