@@ -10,6 +10,7 @@ import sys
 import click
 
 from minictr import __version__
+from minictr.cli.container.commands import CONTAINER_COMMANDS
 
 # name -> "module:function" (module under minictr.cli)
 COMMANDS = {
@@ -27,32 +28,11 @@ COMMANDS = {
     "login": "image.login:login",
     "logout": "image.login:logout",
     "image": "image.group:image",
-    "run": "container.run:run",
-    "create": "container.run:create",
-    "start": "container.run:start",
-    "stop": "container.manage:stop",
-    "restart": "container.manage:restart",
-    "kill": "container.manage:kill",
-    "rm": "container.manage:rm",
-    "ps": "container.manage:ps",
-    "wait": "container.manage:wait",
-    "pause": "container.manage:pause",
-    "unpause": "container.manage:unpause",
-    "rename": "container.manage:rename",
-    "port": "container.manage:port",
-    "logs": "container.streams:logs",
-    "exec": "container.streams:exec_",
-    "attach": "container.streams:attach",
     "container": "container.group:container",
-    "diff": "container.fs:diff",
-    "cp": "container.fs:cp",
-    "export": "container.fs:export",
-    "commit": "container.fs:commit",
-    "top": "container.observe:top",
-    "stats": "container.observe:stats",
     "volume": "volume:volume",
     "system": "system_group:system",
     "network": "network:network",
+    **CONTAINER_COMMANDS,
 }
 
 

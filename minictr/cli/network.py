@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import click
 
@@ -84,16 +83,9 @@ def ls(ctx, quiet, fmt, no_trunc, filters) -> None:
 @click.pass_obj
 def inspect(ctx, names) -> None:
     """Display detailed information on one or more networks."""
+    from minictr.cli.documents import show
     nets = ctx.engine.networks
-    out, missing = [], []
-    for name in names:
-        try:
-            out.append(nets.inspect(nets.get(name)))
-        except MinictrError:
-            missing.append(name)
-    ctx.out(json.dumps(out, indent=4))
-    if missing:
-        raise MinictrError("\n".join(f"network {m} not found" for m in missing))
+    show(ctx, names, None, lambda name: nets.inspect(nets.get(name)))
 
 
 @network.command("rm")
@@ -101,15 +93,8 @@ def inspect(ctx, names) -> None:
 @click.pass_obj
 def rm(ctx, names) -> None:
     """Remove one or more networks."""
-    failed = []
-    for name in names:
-        try:
-            ctx.engine.networks.remove(name)
-            ctx.out(name)
-        except MinictrError as e:
-            failed.append(str(e))
-    if failed:
-        raise MinictrError("\n".join(failed))
+    from minictr.cli.each import for_each
+    for_each(ctx, names, ctx.engine.networks.remove)
 
 
 @network.command("prune")

@@ -2,27 +2,17 @@
 has them; each a call into engine.system's volume functions."""
 from __future__ import annotations
 
-import json
 
 import click
 
 from minictr.cli import render
+from minictr.engine.options import parse_labels
 from minictr.errors import MinictrError
 
 
 @click.group()
 def volume() -> None:
     """Manage volumes."""
-
-
-def _labels(items) -> dict:
-    out = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        if not key:
-            raise MinictrError(f"invalid label {item!r}: expected KEY=VALUE")
-        out[key] = value
-    return out
 
 
 @volume.command()
@@ -36,12 +26,12 @@ def create(ctx, name, name_opt, driver, labels, opts) -> None:
     """Create a volume."""
     from minictr.engine.system import create_volume
     if name and name_opt and name != name_opt:
-        raise MinictrError(f"conflicting options: either specify --name or provide positional arg, not both")
+        raise MinictrError("conflicting options: either specify --name or provide positional arg, not both")
     if driver != "local":
         raise MinictrError(f"error looking up volume plugin {driver}: plugin \"{driver}\" not found")
     if opts:
         raise MinictrError("the local driver here takes no options (-o)")
-    ctx.out(create_volume(ctx.engine, name or name_opt or "", _labels(labels)))
+    ctx.out(create_volume(ctx.engine, name or name_opt or "", parse_labels(list(labels))))
 
 
 @volume.command(name="ls")
@@ -96,21 +86,9 @@ def _label_text(labels: dict) -> str:
 @click.pass_obj
 def inspect(ctx, names, fmt) -> None:
     """Display detailed information on one or more volumes."""
+    from minictr.cli.documents import show
     from minictr.engine.system import inspect_volume
-    results, failed = [], []
-    for name in names:
-        try:
-            results.append(inspect_volume(ctx.engine, name))
-        except MinictrError as e:
-            failed.append(str(e))
-    if fmt and fmt != "json":
-        from minictr.cli.image.inspect import _template
-        for item in results:
-            ctx.out(_template(item, fmt))
-    else:
-        ctx.out(json.dumps(results, indent=4))
-    if failed:
-        raise MinictrError("\n".join(failed))
+    show(ctx, names, fmt, lambda name: inspect_volume(ctx.engine, name))
 
 
 @volume.command()
@@ -119,16 +97,9 @@ def inspect(ctx, names, fmt) -> None:
 @click.pass_obj
 def rm(ctx, names, force) -> None:
     """Remove one or more volumes."""
+    from minictr.cli.each import for_each
     from minictr.engine.system import remove_volume
-    failed = []
-    for name in names:
-        try:
-            if remove_volume(ctx.engine, name, force=force):
-                ctx.out(name)
-        except MinictrError as e:
-            failed.append(str(e))
-    if failed:
-        raise MinictrError("\n".join(failed))
+    for_each(ctx, names, lambda name: bool(remove_volume(ctx.engine, name, force=force)))
 
 
 @volume.command()

@@ -20,7 +20,7 @@ import shutil
 import time
 
 from minictr.engine import bundle, ids, layout, names, options
-from minictr.engine.errors import EngineError, InvalidOption, NotRunning
+from minictr.engine.errors import EngineError, InvalidOption
 from minictr.engine.records import ZERO_TIME, ContainerRecord, ContainerRecords
 from minictr.engine.rootfs import mount_rootfs, unmount_rootfs
 from minictr.engine.spec import ContainerSpec
@@ -117,7 +117,7 @@ class Engine:
         mode = spec.network
         if mode in ("none", "host", "bridge", "default"):
             if mode in ("none", "host", "container") and spec.publish:
-                raise InvalidOption(f"conflicting options: port publishing and the container type network mode")
+                raise InvalidOption("conflicting options: port publishing and the container type network mode")
             return
         if mode.startswith("container:"):
             if spec.publish:

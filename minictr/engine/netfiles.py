@@ -6,8 +6,6 @@ the address is known only after, so connecting rewrites /etc/hosts in
 place, which the bind mount shows at once."""
 from __future__ import annotations
 
-import os
-
 from minictr.engine.records import ContainerRecord
 
 

@@ -204,7 +204,7 @@ class AttachClient:
             self.exit_code = int(payload or b"255")
         return kind, payload
 
-    def frames(self, timeout: float | None = None) -> Iterator[tuple[int, bytes]]:
+    def frames(self, timeout: float | None = None):
         """(kind, payload) until the exit frame (included) or the shim's end."""
         while True:
             frame = self.recv_frame(timeout)

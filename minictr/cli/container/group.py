@@ -5,38 +5,10 @@ import click
 
 from minictr.cli.main import LazyGroup
 
-CONTAINER_COMMANDS = {
-    "run": "container.run:run",
-    "create": "container.run:create",
-    "start": "container.run:start",
-    "stop": "container.manage:stop",
-    "restart": "container.manage:restart",
-    "kill": "container.manage:kill",
-    "rm": "container.manage:rm",
-    "ls": "container.manage:ps",
-    "list": "container.manage:ps",
-    "ps": "container.manage:ps",
-    "wait": "container.manage:wait",
-    "pause": "container.manage:pause",
-    "unpause": "container.manage:unpause",
-    "rename": "container.manage:rename",
-    "port": "container.manage:port",
-    "inspect": "container.group:inspect_containers",
-    "logs": "container.streams:logs",
-    "exec": "container.streams:exec_",
-    "attach": "container.streams:attach",
-    "prune": "container.group:prune",
-    "cleanup": "container.group:cleanup",
-    "diff": "container.fs:diff",
-    "cp": "container.fs:cp",
-    "export": "container.fs:export",
-    "commit": "container.fs:commit",
-    "top": "container.observe:top",
-    "stats": "container.observe:stats",
-}
+from minictr.cli.container.commands import CONTAINER_COMMANDS, GROUP_ONLY
 
 
-@click.group(cls=LazyGroup, lazy=CONTAINER_COMMANDS)
+@click.group(cls=LazyGroup, lazy={**CONTAINER_COMMANDS, **GROUP_ONLY})
 def container() -> None:
     """Manage containers."""
 

@@ -4,7 +4,6 @@ docker does: the ones that work are printed, the failures reported after,
 and the exit status is non-zero if any failed."""
 from __future__ import annotations
 
-import json
 import time
 
 import click
@@ -14,16 +13,9 @@ from minictr.errors import MinictrError
 
 
 def _each(ctx, names, action, echo: bool = True) -> None:
-    failed = []
-    for name in names:
-        try:
-            action(ctx.engine.lookup(name))
-            if echo:
-                ctx.out(name)
-        except MinictrError as e:
-            failed.append(str(e))
-    if failed:
-        raise MinictrError("\n".join(failed))
+    """`action(record)` for each container named."""
+    from minictr.cli.each import for_each
+    for_each(ctx, names, lambda name: action(ctx.engine.lookup(name)) and None, echo)
 
 
 def _filters(items) -> list[tuple[str, str]]:
@@ -201,7 +193,7 @@ def rename(ctx, container, new_name) -> None:
     if not valid_container_name(new_name):
         raise MinictrError(f"Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     if new_name == rec.name:
-        raise MinictrError(f"Renaming a container with the same name as its current name")
+        raise MinictrError("Renaming a container with the same name as its current name")
     ctx.engine.records.update(rec.id, name=new_name)
 
 
@@ -234,28 +226,18 @@ def port(ctx, container, private_port) -> None:
 @click.pass_obj
 def inspect(ctx, names, fmt, kind) -> None:
     """Return low-level information on containers and images."""
-    from minictr.cli.image.inspect import _template
+    from minictr.cli.documents import show
     from minictr.engine import views as container_views
     from minictr.image import views as image_views
-    results, missing = [], []
-    for name in names:
-        item = None
+
+    def find(name):
         if kind in (None, "container"):
             rec = ctx.engine.records.find(name)
             if rec is not None:
-                item = container_views.inspect(ctx.engine, ctx.engine.refresh(rec))
-        if item is None and kind in (None, "image"):
+                return container_views.inspect(ctx.engine, ctx.engine.refresh(rec))
+        if kind in (None, "image"):
             record = ctx.engine.images.records.find(name)
             if record is not None:
-                item = image_views.inspect(ctx.engine.images, record)
-        if item is None:
-            missing.append(name)
-        else:
-            results.append(item)
-    if fmt and fmt != "json":
-        for item in results:
-            ctx.out(_template(item, fmt))
-    else:
-        ctx.out(json.dumps(results, indent=4))
-    if missing:
-        raise MinictrError("\n".join(f"No such object: {m}" for m in missing))
+                return image_views.inspect(ctx.engine.images, record)
+        return None
+    show(ctx, names, fmt, find)

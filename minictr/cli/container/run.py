@@ -5,7 +5,6 @@ container exits (the shim is told so); `-d` prints the ID and leaves the
 container to its shim."""
 from __future__ import annotations
 
-import os
 import signal
 import sys
 
@@ -137,7 +136,6 @@ def start(ctx, containers, attach_, interactive, detach_keys) -> None:
     """Start one or more stopped containers."""
     from minictr.errors import MinictrError
     engine = ctx.engine
-    failed = []
     if attach_ or interactive:
         if len(containers) > 1:
             raise MinictrError("you cannot start and attach multiple containers at once")
@@ -146,11 +144,5 @@ def start(ctx, containers, attach_, interactive, detach_keys) -> None:
         if code:
             raise SystemExit(code)
         return
-    for name in containers:
-        try:
-            engine.start(engine.lookup(name))
-            ctx.out(name)
-        except MinictrError as e:
-            failed.append(str(e))
-    if failed:
-        raise MinictrError("\n".join(failed))
+    from minictr.cli.each import for_each
+    for_each(ctx, containers, lambda name: engine.start(engine.lookup(name)) and None)

@@ -10,22 +10,13 @@ import click
 @click.pass_obj
 def inspect(ctx, names, fmt) -> None:
     """Display detailed information on one or more images."""
-    from minictr.errors import MinictrError
+    from minictr.cli.documents import show
     from minictr.image import views
-    results, missing = [], []
-    for name in names:
+
+    def find(name):
         record = ctx.images.records.find(name)
-        if record is None:
-            missing.append(name)
-            continue
-        results.append(views.inspect(ctx.images, record))
-    if fmt and fmt != "json":
-        for item in results:
-            ctx.out(_template(item, fmt))
-    else:
-        ctx.out(json.dumps(results, indent=4))
-    if missing:
-        raise MinictrError("\n".join(f"No such object: {m}" for m in missing))
+        return views.inspect(ctx.images, record) if record is not None else None
+    show(ctx, names, fmt, find)
 
 
 def _template(item: dict, fmt: str) -> str:
