@@ -53,6 +53,7 @@ int mount(const char *source, const char *target, const char *filesystemtype, un
           const void *data);
 int umount2(const char *target, int flags);
 int mc_link_up_in_netns(int netns_fd, const char *ifname);
+int mc_openat2(int dirfd, const char *path, int flags, int mode, unsigned long long resolve);
 """
 
 

@@ -57,3 +57,17 @@ int mc_link_up_in_netns(int netns_fd, const char *ifname)
     pthread_join(thread, NULL);
     return job.err;
 }
+
+/* openat2(2) for the Python side (RESOLVE_IN_ROOT lookups inside a
+ * container's root), without loading ctypes on the container-start path. */
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+
+int mc_openat2(int dirfd, const char *path, int flags, int mode, unsigned long long resolve)
+{
+    struct open_how how = { .flags = (unsigned long long)flags, .resolve = resolve };
+    if (flags & (O_CREAT | O_TMPFILE))
+        how.mode = (unsigned long long)mode;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}

@@ -260,9 +260,10 @@ class Engine:
                 time.sleep(min(0.1 * 2 ** rec.restart_count, RESTART_DELAY_MAX))
                 rec = self.records.get(rec.id)
                 if rec.status == "restarting" and not rec.stopped_by_user:
+                    from minictr.errors import MinictrError
                     try:
                         return self._start(rec)
-                    except EngineError:
+                    except MinictrError:   # recorded as State.Error by _start
                         return self.records.get(rec.id)
                 return rec
             if rec.spec.auto_remove:

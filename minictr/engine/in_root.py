@@ -11,12 +11,16 @@ RESOLVE_IN_ROOT = 0x10
 
 
 def open_in_root(root: str, path: str, flags: int = os.O_RDONLY, mode: int = 0o644) -> int:
-    from minictr.image.unpack_root import openat2
+    """Raises OSError (FileNotFoundError, ...) as os.open does."""
+    from minictr._native._shim import ffi, lib   # loaded anyway to start a container; ctypes is not
     rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        rel = path.lstrip("/") or "."
-        return openat2(rootfd, os.fsencode(rel), flags | os.O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-                       mode)
+        rel = os.fsencode(path.lstrip("/") or ".")
+        fd = lib.mc_openat2(rootfd, rel, flags | os.O_CLOEXEC, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+        if fd < 0:
+            err = ffi.errno
+            raise OSError(err, os.strerror(err), path)
+        return fd
     finally:
         os.close(rootfd)
 

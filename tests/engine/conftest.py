@@ -28,3 +28,14 @@ def mc(tmp_path_factory):
     left = env.teardown()
     shutil.rmtree(env.workdir, ignore_errors=True)
     assert not left, f"left mounted: {left}"
+
+
+@pytest.fixture(autouse=True)
+def _remove_leftovers(request):
+    """Containers a failed test registered in mc.leftovers go before the next test."""
+    yield
+    if "mc" in request.fixturenames:
+        env = request.getfixturevalue("mc")
+        if env.leftovers:
+            env("rm", "-f", *env.leftovers, timeout=120)
+            env.leftovers.clear()

@@ -9,6 +9,12 @@ import pytest
 pytestmark = pytest.mark.root
 
 
+def request_cleanup_of(mc, name: str) -> None:
+    """Remove the container even when the test fails midway, so the next
+    tests of the module start from an empty `ps -a`."""
+    mc.leftovers.append(name)
+
+
 def test_run_prints_output_and_returns_the_exit_code(mc):
     res = mc("run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
     assert res.returncode == 3
@@ -81,6 +87,7 @@ def test_wait_prints_the_exit_code(mc):
 def test_on_failure_restarts_n_times_then_stops(mc):
     mc.run_detached("--name", "flaky", "--network", "none", "--restart", "on-failure:3", "busybox",
                     "sh", "-c", "echo run; exit 1")
+    request_cleanup_of(mc, "flaky")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         state = mc.inspect_container("flaky")
@@ -89,7 +96,7 @@ def test_on_failure_restarts_n_times_then_stops(mc):
         time.sleep(0.2)
     time.sleep(1.0)   # no fourth restart comes
     info = mc.inspect_container("flaky")
-    assert info["RestartCount"] == 3 and info["State"]["Status"] == "exited"
+    assert info["RestartCount"] == 3 and info["State"]["Status"] == "exited", info["State"]
     assert info["State"]["ExitCode"] == 1
     assert mc("logs", "flaky").stdout == "run\n" * 4
     mc("rm", "flaky", check=True)

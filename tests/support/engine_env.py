@@ -35,6 +35,7 @@ def free_test_subnet(prefix: str) -> str:
 class EngineEnv(MinictrCLI):
     def __init__(self, workdir: Path):
         super().__init__(workdir)
+        self.leftovers: list[str] = []   # names removed after each test, whatever its outcome
         self.bridge = f"mct{secrets.token_hex(4)}"
         self.subnet = free_test_subnet("10.231")
         self.env.update({"MINICTR_BRIDGE_NAME": self.bridge, "MINICTR_BRIDGE_SUBNET": self.subnet,

@@ -61,4 +61,12 @@ def _dir_size(path: str) -> int:
 @click.pass_obj
 def cleanup(ctx, container_id) -> None:
     """Record a container's exit and tear down what its start made (run by its shim)."""
-    ctx.engine.cleanup(container_id)
+    try:
+        ctx.engine.cleanup(container_id)
+    except Exception as e:
+        # nobody sees this process's stderr: leave the reason where inspect shows it
+        try:
+            ctx.engine.records.update(container_id, error=f"cleanup: {type(e).__name__}: {e}")
+        except Exception:
+            pass
+        raise
