@@ -81,7 +81,11 @@ def test_update_changes_limits_seen_inside(ticker):
     state, cid = ticker
     cli("minictr", state, "update", "--memory", "64m", "--pids-limit", "50", cid, check=True)
     assert _limit_inside(state, cid) == str(64 << 20)
-    stats = json.loads(cli("minictr", state, "events", "--stats", cid, check=True).stdout)
+    for _ in range(30):  # sh alone between two sleeps: look again (bounded)
+        stats = json.loads(cli("minictr", state, "events", "--stats", cid, check=True).stdout)
+        if stats["data"]["pids"]["current"] >= 2:
+            break
+        time.sleep(0.05)
     assert stats["type"] == "stats"
     assert stats["data"]["pids"]["limit"] == 50
     assert stats["data"]["memory"]["usage"]["limit"] == 64 << 20

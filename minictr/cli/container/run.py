@@ -34,8 +34,6 @@ def _create(ctx, image: str, command, kw: dict):
 @click.pass_obj
 def run(ctx, image, command, detach, attach_streams, detach_keys, sig_proxy, **kw) -> None:
     """Create and run a new container from an image."""
-    from minictr.runtime.cgroups import warmup
-    warmup.start()  # the first cgroup migration's stall overlaps the planning below
     rec = _create(ctx, image, command, kw)
     engine = ctx.engine
     if detach:
