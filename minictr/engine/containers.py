@@ -433,32 +433,52 @@ class Engine:
 
     def refresh(self, rec: ContainerRecord) -> ContainerRecord:
         """The record corrected by what the kernel says: a CLI killed midway
-        may have left it behind the facts."""
+        may have left it behind the facts. An exit is only shown here, never
+        written: the cleanup that follows every exit records it, and decides
+        on a restart or --rm, which a record already marked exited would
+        keep it from doing."""
         if rec.status not in ("created", "running", "paused"):
             return rec
         state = self.driver(rec).state(rec.id)
         actual = state[0] if state else None
-        if actual is None:
-            if rec.status == "created":
+        if actual in ("running", "paused"):
+            if actual == rec.status:
                 return rec
-            info = self._exit_info(rec) or {"exit_code": 255, "finished_at": now_rfc3339()}
-            self.records.update(rec.id, status="exited", pid=0, exit_code=info["exit_code"],
-                                finished_at=info["finished_at"])
-        elif actual == "stopped":
-            info = self._exit_info(rec)
-            if info is None and rec.status == "created":
-                return rec
-            info = info or {"exit_code": 137, "finished_at": now_rfc3339()}
-            self.records.update(rec.id, status="exited", exit_code=info["exit_code"],
-                                finished_at=info["finished_at"])
-        elif actual in ("running", "paused") and actual != rec.status:
             fields = {"status": actual, "pid": state[1]}
             if rec.started_at == ZERO_TIME:
                 fields["started_at"] = now_rfc3339()
             self.records.update(rec.id, **fields)
-        else:
+            return self.records.get(rec.id)
+        if rec.status == "created" and (actual is None or self._exit_info(rec) is None):
             return rec
-        return self.records.get(rec.id)
+        info = self._exit_info(rec) or {"exit_code": 255 if actual is None else 137, "finished_at": now_rfc3339()}
+        if actual is None and self._try_lock_and_record(rec, info):
+            return self.records.get(rec.id)   # no runtime state and nobody cleaning: the record is behind
+        rec.status, rec.exit_code, rec.finished_at = "exited", info["exit_code"], info["finished_at"]
+        if self._should_restart(rec):
+            rec.status = "restarting"
+        return rec
+
+    def _try_lock_and_record(self, rec: ContainerRecord, info: dict) -> bool:
+        import fcntl
+        path = os.path.join(self.root, "locks", f"container-{rec.id}.lock")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False   # a cleanup holds it: it will record the exit
+        try:
+            current = self.records.get(rec.id)
+            if current.status in ("running", "paused"):
+                self.records.update(rec.id, status="exited", pid=0, exit_code=info["exit_code"],
+                                    finished_at=info["finished_at"])
+            return True
+        finally:
+            os.close(fd)
 
     def list(self, all_: bool = True) -> list[ContainerRecord]:
         out = [self.refresh(r) for r in self.records.all()]

@@ -6,7 +6,6 @@ resume). The bundle is the same either way."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 from minictr.engine.errors import EngineError
 
@@ -94,7 +93,8 @@ class External:
         self.binary = path
         self.root = os.path.join(run_root, "runtime-" + os.path.basename(path))
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def _run(self, *args: str, check: bool = True):
+        import subprocess   # only --runtime containers pay for it
         res = subprocess.run([self.binary, "--root", self.root, *args], stdin=subprocess.DEVNULL,
                              capture_output=True, text=True)
         if check and res.returncode != 0:
