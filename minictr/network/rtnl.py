@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
+# _socket, not socket: the wrapper builds its enums at import (~7 ms of
+# every container start on a bridge)
+import _socket as socket
 import struct
 
 # Message types and flags (linux/rtnetlink.h, linux/netlink.h).
@@ -83,7 +85,7 @@ class RtnlSocket:
     """One NETLINK_ROUTE socket. It talks to the network namespace it was
     created in, for as long as it lives (see netns.socket_in)."""
 
-    def __init__(self, sock: socket.socket | None = None):
+    def __init__(self, sock=None):
         if sock is None:
             sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
             try:
