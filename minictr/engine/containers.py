@@ -306,9 +306,16 @@ class Engine:
         mode = rec.spec.network
         if mode not in ("none", "host") and not mode.startswith("container:"):
             from minictr.engine import netfiles
-            netfiles.disconnect(self, rec)
+            netfiles.disconnect(self, rec, netns_gone=not self._netns_shared(rec))
         paths = self.paths(rec.id)
         unmount_rootfs(paths.rootfs)
+
+    def _netns_shared(self, rec: ContainerRecord) -> bool:
+        """Whether a running container joined this one's network namespace
+        (--network container:X), keeping it alive after this one stopped."""
+        names = {f"container:{n}" for n in (rec.id, rec.name, rec.short_id)}
+        return any(other.spec.network in names and other.status in ACTIVE
+                   for other in self.records.all() if other.id != rec.id)
 
     # -- stop, kill, remove, wait --------------------------------------------
 

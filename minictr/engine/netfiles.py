@@ -44,9 +44,8 @@ def connect(engine, rec: ContainerRecord, netns_path: str, hostname: str) -> dic
     return nets.network_settings(rec.id)
 
 
-def disconnect(engine, rec: ContainerRecord) -> None:
-    nets = engine.networks
-    nets.disconnect_all(rec.id)
+def disconnect(engine, rec: ContainerRecord, netns_gone: bool = False) -> None:
+    engine.networks.disconnect_all(rec.id, netns_gone=netns_gone)
 
 
 def _publish_list(rec: ContainerRecord, engine) -> list[dict]:
