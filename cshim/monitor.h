@@ -120,5 +120,7 @@ int exit_code_of(int status);
 int write_exit_record(void);
 void write_file_atomic(const char *name, const char *data, size_t len);
 void run_exit_command(void);
+void reset_child_signals(void);   /* in a forked child: what we changed, back to the defaults */
+ssize_t read_small_file(const char *path, char *text, size_t size);  /* NUL-terminated; -1 on error */
 
 #endif

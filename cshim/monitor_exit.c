@@ -43,15 +43,9 @@ void now_rfc3339(char *out, size_t size)
 /* "oom_kill N" from v2 memory.events or v1 memory.oom_control; -1 unreadable. */
 long long oom_count(void)
 {
-    int fd = open(S.oom_file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
     char text[1024];
-    ssize_t n = read(fd, text, sizeof(text) - 1);
-    close(fd);
-    if (n <= 0)
+    if (read_small_file(S.oom_file, text, sizeof(text)) <= 0)
         return -1;
-    text[n] = '\0';
     for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
         if (!strncmp(line, "oom_kill ", 9))
             return strtoll(line + 9, NULL, 10);
@@ -110,6 +104,30 @@ int write_exit_record(void)
     return 0;
 }
 
+void reset_child_signals(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGTTOU, SIG_DFL);
+    signal(SIGTTIN, SIG_DFL);
+}
+
+ssize_t read_small_file(const char *path, char *text, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, text, size - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    text[n] = '\0';
+    return n;
+}
+
 void run_exit_command(void)
 {
     if (!S.exit_cmd)
@@ -118,13 +136,7 @@ void run_exit_command(void)
     if (pid != 0)
         return;                           /* not waited for: we exit right after */
     setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
-    signal(SIGTTOU, SIG_DFL);
-    signal(SIGTTIN, SIG_DFL);
+    reset_child_signals();
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
         for (int fd = 0; fd < 3; fd++)

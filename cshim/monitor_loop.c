@@ -203,15 +203,9 @@ static pid_t parent_of(pid_t pid)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
     char text[512];
-    ssize_t n = read(fd, text, sizeof(text) - 1);
-    close(fd);
-    if (n <= 0)
+    if (read_small_file(path, text, sizeof(text)) <= 0)
         return -1;
-    text[n] = '\0';
     char *p = strrchr(text, ')');         /* comm may hold spaces and ')' */
     char state;
     int ppid;

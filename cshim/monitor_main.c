@@ -326,13 +326,7 @@ static void spawn_argv(void)
     if (pid < 0)
         goto fail;
     if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-        signal(SIGTTOU, SIG_DFL);
-        signal(SIGTTIN, SIG_DFL);
+        reset_child_signals();
         for (int fd = 0; fd < 3; fd++)
             if (child[fd] >= 0 && dup2(child[fd], fd) < 0)
                 _exit(127);

@@ -331,8 +331,15 @@ class Engine:
         from minictr.runtime.errors import RuntimeFailure
         rec = self.refresh(rec)
         if rec.status == "restarting":
-            self.records.update(rec.id, stopped_by_user=1, status="exited")
-            return self.records.get(rec.id)
+            # between an exit and its restart: cancel the restart, then wait
+            # for the cleanup holding the lock (its start may be under way)
+            self.records.update(rec.id, stopped_by_user=1)
+            with self.lock(rec.id):
+                pass
+            rec = self.refresh(self.records.get(rec.id))
+            if rec.status == "restarting":
+                self.records.update(rec.id, status="exited")
+                return self.records.get(rec.id)
         if rec.status not in ("running", "paused"):
             return rec
         self.records.update(rec.id, stopped_by_user=1)

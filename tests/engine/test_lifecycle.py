@@ -105,6 +105,7 @@ def test_on_failure_restarts_n_times_then_stops(mc):
 def test_restart_always_keeps_going_with_only_the_shim_left(mc):
     mc.run_detached("--name", "phoenix", "--network", "none", "--restart", "always", "busybox",
                     "sh", "-c", "sleep 0.3; exit 0")
+    request_cleanup_of(mc, "phoenix")
     first = mc.inspect_container("phoenix")["RestartCount"]
     time.sleep(3)
     later = mc.inspect_container("phoenix")["RestartCount"]
