@@ -16,7 +16,6 @@ says."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 from minictr.engine import bundle, ids, layout, names, options
@@ -425,12 +424,12 @@ class Engine:
         unmount_rootfs(paths.rootfs)
         self.records.remove(container_id)
         self.images.records.release(f"container:{container_id}")
-        shutil.rmtree(paths.dir, ignore_errors=True)
-        shutil.rmtree(paths.run_dir, ignore_errors=True)
+        _remove_tree(paths.dir)
+        _remove_tree(paths.run_dir)
         if remove_volumes:
             for volume in spec.volumes:
                 if volume.get("anonymous") and self.volumes.exists(volume["source"]):
-                    shutil.rmtree(os.path.dirname(self.volumes.path(volume["source"])), ignore_errors=True)
+                    _remove_tree(os.path.dirname(self.volumes.path(volume["source"])))
 
     def wait(self, rec: ContainerRecord, poll: float = 0.01) -> int:
         """docker wait: block until the container is not running; its exit code."""
@@ -497,6 +496,32 @@ class Engine:
     def list(self, all_: bool = True) -> list[ContainerRecord]:
         out = [self.refresh(r) for r in self.records.all()]
         return out if all_ else [r for r in out if r.status in ACTIVE]
+
+
+def _remove_tree(path: str) -> None:
+    """rmtree without shutil's import (it pulls in lzma and bz2): the
+    container's dirs hold plain files, symlinks and directories."""
+    for base, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            try:
+                os.unlink(os.path.join(base, name))
+            except FileNotFoundError:
+                pass
+        for name in dirs:
+            full = os.path.join(base, name)
+            try:
+                if os.path.islink(full):
+                    os.unlink(full)
+                else:
+                    os.rmdir(full)
+            except FileNotFoundError:
+                pass
+            except OSError:   # a mount point left by an interrupted start: leave it to the next rm
+                pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _write_json(path: str, obj: dict) -> None:

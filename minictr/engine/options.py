@@ -4,7 +4,6 @@ signals. Each parser raises InvalidOption with docker's own wording, so a
 user (and a script written against docker) sees the message they know."""
 from __future__ import annotations
 
-import ipaddress
 import os
 
 from minictr.engine.errors import InvalidOption
@@ -97,6 +96,7 @@ def parse_publish(spec: str) -> list[dict]:
         ctr = parts[0]
     if host_ip:
         try:
+            import ipaddress
             ipaddress.ip_address(host_ip.strip("[]"))
         except ValueError:
             raise InvalidOption(f"invalid IP address: {host_ip}") from None
@@ -210,6 +210,7 @@ def parse_add_host(text: str) -> tuple[str, str]:
     try:
         if not host or not sep:
             raise ValueError
+        import ipaddress
         ipaddress.ip_address(ip)
     except ValueError:
         raise _flag_error(text, "--add-host", f"invalid argument: {text}") from None

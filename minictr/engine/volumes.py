@@ -4,7 +4,6 @@ the image has content at gets a copy of that content first, as docker does."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 from minictr import jsonio
@@ -67,6 +66,7 @@ class Volumes:
             raise EngineError(f"get {name}: no such volume")
         if users:
             raise VolumeInUse(f"remove {name}: volume is in use - [{', '.join(users)}]")
+        import shutil
         shutil.rmtree(os.path.join(self.dir, name))
 
     def populate(self, name: str, rootfs: str, destination: str) -> None:
@@ -74,6 +74,8 @@ class Volumes:
         target = self.path(name)
         if os.listdir(target):
             return
+        import shutil
+
         from minictr.engine.in_root import open_in_root
         try:
             fd = open_in_root(rootfs, destination, os.O_RDONLY | os.O_DIRECTORY)

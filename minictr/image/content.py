@@ -11,7 +11,6 @@ layer do not write into one file.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 
 from minictr.image.errors import DigestMismatch, ImageError, NotFound
@@ -116,6 +115,7 @@ class IngestWriter:
         self.store, self.digest, self.expected_size, self.what = store, digest, size, what
         algo, hexpart = _digest.parse(digest)
         self.ingest_path = os.path.join(store.ingest_dir, hexpart)
+        import hashlib   # OpenSSL's set-up: only when a blob is written
         self.hash = hashlib.new(algo)
         self.offset = 0
         self.committed = False
@@ -175,6 +175,7 @@ class IngestWriter:
         """Start over (the server ignored a Range request)."""
         os.ftruncate(self.fd, 0)
         os.lseek(self.fd, 0, os.SEEK_SET)
+        import hashlib
         self.hash = hashlib.new(_digest.parse(self.digest)[0])
         self.offset = 0
 

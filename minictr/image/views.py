@@ -2,9 +2,6 @@
 and the rows of `images`. Pure data out; the CLI renders it."""
 from __future__ import annotations
 
-import datetime as _dt
-import json
-
 from minictr.image.records import ImageRecord
 from minictr.image.store import ImageStore
 from minictr.oci import image_config
@@ -38,6 +35,7 @@ def docker_config(config: dict) -> dict:
 
 
 def _rfc3339(ts: float) -> str:
+    import datetime as _dt
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
 
 
@@ -126,4 +124,5 @@ def image_rows(records: list[ImageRecord]) -> list[dict]:
 
 
 def dumps(data) -> str:
+    import json
     return json.dumps(data, indent=4)

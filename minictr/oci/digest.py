@@ -2,7 +2,6 @@
 the address of every manifest, config and layer blob."""
 from __future__ import annotations
 
-import hashlib
 
 _HEX_LEN = {"sha256": 64, "sha512": 128}
 _HEX = frozenset("0123456789abcdef")
@@ -33,9 +32,11 @@ def is_valid(digest: str) -> bool:
 
 
 def of_bytes(data: bytes, algo: str = "sha256") -> str:
+    import hashlib   # OpenSSL's set-up costs ~5 ms: only where something is hashed
     return f"{algo}:{hashlib.new(algo, data).hexdigest()}"
 
 
 def hasher(digest: str):
     """A fresh hash object of the digest's algorithm, to verify streamed content."""
+    import hashlib
     return hashlib.new(parse(digest)[0])

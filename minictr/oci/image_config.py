@@ -8,9 +8,7 @@ serves both.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-
+from minictr import jsonio
 from minictr.oci import digest as _digest
 from minictr.oci.manifest import InvalidManifest
 from minictr.oci.platform import Platform
@@ -46,7 +44,7 @@ class ImageConfig:
 
 def parse(data: bytes, where: str = "config") -> ImageConfig:
     try:
-        doc = json.loads(data)
+        doc = jsonio.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidManifest(f"{where}: not valid JSON ({e})") from None
     if not isinstance(doc, dict):
@@ -84,5 +82,6 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
         if not out:
             out.append(diff_id)
         else:
+            import hashlib
             out.append("sha256:" + hashlib.sha256(f"{out[-1]} {diff_id}".encode()).hexdigest())
     return out

@@ -4,7 +4,6 @@ chosen for one, as containerd's platform matcher does: names normalized
 arm's to v7, and an exact variant is preferred to a compatible one."""
 from __future__ import annotations
 
-import platform as _platform
 
 _ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
                  "armel": "arm", "i386": "386", "i686": "386"}
@@ -74,6 +73,7 @@ def from_dict(data: dict, where: str = "platform") -> Platform:
 
 def host() -> Platform:
     """The platform of this machine, as a pull selects it by default."""
+    import platform as _platform   # only for the host's own platform
     machine = _platform.machine().lower()
     arch = _ARCH_ALIASES.get(machine, machine)
     variant = _DEFAULT_VARIANT.get(arch, "")
