@@ -136,7 +136,7 @@ class Engine:
                 return rec
             if rec.status == "paused":
                 raise EngineError("cannot start a paused container, try unpause instead")
-            self._teardown(rec)
+            self._teardown(rec, leaving=False)
             return self._start(rec, attach)
 
     def _start(self, rec: ContainerRecord, attach=None) -> ContainerRecord:
@@ -298,10 +298,11 @@ class Engine:
         state = self.driver(rec).state(rec.id)
         return state[0] if state else None
 
-    def _teardown(self, rec: ContainerRecord) -> None:
-        """Everything start made, in reverse; each step a no-op if done."""
+    def _teardown(self, rec: ContainerRecord, leaving: bool = True) -> None:
+        """Everything start made, in reverse; each step a no-op if done.
+        leaving=False: a start follows at once (keep the shared cgroup parent)."""
         self.driver(rec).delete(rec.id)
-        _remove_stray_cgroups(rec.id)
+        _remove_stray_cgroups(rec.id, parents=leaving)
         mode = rec.spec.network
         if mode not in ("none", "host") and not mode.startswith("container:"):
             from minictr.engine import netfiles
@@ -550,17 +551,31 @@ def _is_our_shim(pid: int, container_id: str) -> bool:
     return b"minictr-shim" in cmdline and container_id.encode() in cmdline
 
 
-def _remove_stray_cgroups(container_id: str) -> None:
+def _remove_stray_cgroups(container_id: str, parents: bool = True) -> None:
     """A create killed between making the cgroups and saving the runtime's
-    state leaves them without a record: find them by their fixed path."""
+    state leaves them without a record: find them by their fixed path.
+    With parents, also the engine's own parent (/minictr in every hierarchy)
+    once no container is left in it: the runtime removes only what one
+    container made, and the first container's parent outlives it whenever
+    a sibling still runs then."""
     from minictr.runtime import cgroups
     try:
         mgr = cgroups.open_manager(bundle.cgroups_path(container_id), container_id)
     except (OSError, cgroups.CgroupError):
         return
     dirs = [mgr.path] if hasattr(mgr, "path") else list(mgr.paths.values())
-    if not any(os.path.isdir(d) for d in dirs):
-        return
+    if any(os.path.isdir(d) for d in dirs):
+        _kill_and_remove(mgr, dirs)
+    if parents:
+        for parent in {os.path.dirname(d) for d in dirs}:
+            try:
+                os.rmdir(parent)   # EBUSY while another container's cgroup is in it
+            except OSError:
+                pass
+
+
+def _kill_and_remove(mgr, dirs: list[str]) -> None:
+    from minictr.runtime import cgroups
     explain.step("rmdir cgroup", f"left by an interrupted create: {mgr.describe()}")
     # the create may have died before making every directory: kill what
     # any of them holds, without the freezer the manager would use

@@ -191,3 +191,19 @@ def test_runtime_flag_runs_the_same_bundle_under_runc(mc):
     mc("stop", "underrunc", check=True)
     assert mc.inspect_container("underrunc")["State"]["ExitCode"] == 0
     mc("rm", "underrunc", check=True)
+
+
+def test_no_cgroup_parent_is_left_when_the_last_container_goes(mc):
+    import glob
+    import os
+
+    def ours():
+        return [d for d in glob.glob("/sys/fs/cgroup/*/minictr") + glob.glob("/sys/fs/cgroup/minictr")
+                if os.path.isdir(d)]
+    if any(os.path.isdir(os.path.join(d, e)) for d in ours() for e in os.listdir(d)):
+        pytest.skip("other minictr containers run on this host: their cgroups keep /minictr")
+    mc.run_detached("--name", "first", "--network", "none", "busybox", "sleep", "60")
+    mc("run", "--rm", "--network", "none", "busybox", "true", check=True)   # goes while first still runs
+    assert ours()
+    mc("rm", "-f", "first", check=True)
+    assert ours() == []

@@ -71,20 +71,25 @@ def make_dirs(path: str) -> list[str]:
     """mkdir -p; returns the directories it made, top first, so only those
     are removed again."""
     made = []
-    missing = []
-    p = path
-    while not os.path.isdir(p):
-        missing.append(p)
-        p = os.path.dirname(p)
-    for d in reversed(missing):
+    for _attempt in range(5):   # an empty parent may be removed under us (the engine's /minictr)
+        missing = []
+        p = path
+        while not os.path.isdir(p):
+            missing.append(p)
+            p = os.path.dirname(p)
         try:
-            os.mkdir(d, 0o755)
-            made.append(d)
-        except FileExistsError:
-            pass
+            for d in reversed(missing):
+                try:
+                    os.mkdir(d, 0o755)
+                    made.append(d)
+                except FileExistsError:
+                    pass
+            return made
+        except FileNotFoundError:
+            continue
         except OSError as e:
-            raise CgroupError(f"cannot create cgroup {d}: {e.strerror}") from None
-    return made
+            raise CgroupError(f"cannot create cgroup {e.filename}: {e.strerror}") from None
+    raise CgroupError(f"cannot create cgroup {path}: its parent keeps disappearing")
 
 
 def remove_dirs(dirs: list[str], timeout: float = 2.0) -> None:
