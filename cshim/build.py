@@ -54,6 +54,8 @@ int mount(const char *source, const char *target, const char *filesystemtype, un
 int umount2(const char *target, int flags);
 int mc_link_up_in_netns(int netns_fd, const char *ifname);
 int mc_openat2(int dirfd, const char *path, int flags, int mode, unsigned long long resolve);
+int setns(int fd, int nstype);
+int getsockopt(int sockfd, int level, int optname, void *optval, unsigned int *optlen);
 """
 
 

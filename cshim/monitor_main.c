@@ -30,25 +30,28 @@
 
 struct shim S;
 
+static void vwarn(const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    dprintf(2, "minictr-shim: %s\n", msg);
+}
+
 void warnx_(const char *fmt, ...)
 {
     va_list ap;
-    char msg[512];
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vwarn(fmt, ap);
     va_end(ap);
-    dprintf(2, "minictr-shim: %s\n", msg);
 }
 
 /* Bad input: one line naming the option, exit 2 (nothing was created yet). */
 static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
     va_list ap;
-    char msg[512];
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vwarn(fmt, ap);
     va_end(ap);
-    dprintf(2, "minictr-shim: %s\n", msg);
     exit(2);
 }
 

@@ -64,13 +64,7 @@ def ls(ctx, quiet, fmt, no_trunc, filters) -> None:
     for row in rows:
         if not no_trunc:
             row["ID"] = row["ID"][:12]
-    if quiet:
-        if rows:
-            ctx.out("\n".join(r["ID"] for r in rows))
-        return
-    if fmt == "json":
-        if rows:
-            ctx.out(render.json_lines(rows))
+    if render.ids_or_json(ctx, rows, quiet, fmt):
         return
     if fmt:
         raise MinictrError(f"unsupported --format {fmt!r}: use 'json'")

@@ -97,6 +97,20 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def ids_or_json(ctx, rows: list[dict], quiet: bool, fmt: str | None, id_key: str = "ID") -> bool:
+    """`-q` (one ID per line) and `--format json` as docker's listings print
+    them; False when neither was asked for and the caller prints its table."""
+    if quiet:
+        if rows:
+            ctx.out("\n".join(row[id_key] for row in rows))
+        return True
+    if fmt == "json":
+        if rows:
+            ctx.out(json_lines(rows))
+        return True
+    return False
+
+
 def json_lines(items: list[dict]) -> str:
     """`--format json`: one compact JSON object per line, as docker does."""
     return "\n".join(json.dumps(item, separators=(",", ":")) for item in items)

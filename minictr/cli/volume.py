@@ -56,19 +56,13 @@ def ls(ctx, quiet, filters, fmt) -> None:
     items = list_volumes(ctx.engine, dangling)
     items = [v for v in items if not names or any(n in v["Name"] for n in names)]
     items = [v for v in items if all(_label_matches(v["Labels"], l) for l in labels)]
-    if quiet:
-        if items:
-            ctx.out("\n".join(v["Name"] for v in items))
-        return
-    if fmt == "json":
-        if items:
-            ctx.out(render.json_lines([{"Driver": v["Driver"], "Labels": _label_text(v["Labels"]),
-                                        "Mountpoint": v["Mountpoint"], "Name": v["Name"], "Scope": v["Scope"]}
-                                       for v in items]))
+    rows = [{"Driver": v["Driver"], "Labels": _label_text(v["Labels"]), "Mountpoint": v["Mountpoint"],
+             "Name": v["Name"], "Scope": v["Scope"]} for v in items]
+    if render.ids_or_json(ctx, rows, quiet, fmt, id_key="Name"):
         return
     if fmt:
         raise MinictrError(f"unsupported format {fmt!r}: use json")
-    ctx.out(render.table(["DRIVER", "VOLUME NAME"], [[v["Driver"], v["Name"]] for v in items]))
+    ctx.out(render.table(["DRIVER", "VOLUME NAME"], [[v["Driver"], v["Name"]] for v in rows]))
 
 
 def _label_matches(labels: dict, wanted: str) -> bool:

@@ -85,7 +85,7 @@ class Engine:
             image = self.images.records.lookup(spec.image)
         if name and not options.valid_container_name(name):
             raise InvalidOption(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-        image_config = self._image_config(image)
+        image_config = self.image_config(image)
         bundle.command(spec, image_config)      # "No command specified" now, not at start
         bundle.resources(spec)                  # memory/swap rules
         self._check_network(spec)
@@ -108,7 +108,7 @@ class Engine:
             raise
         return self.records.get(container_id)
 
-    def _image_config(self, image) -> dict:
+    def image_config(self, image) -> dict:
         from minictr.image.views import config_of
         return config_of(self.images, image).config
 
@@ -142,7 +142,7 @@ class Engine:
     def _start(self, rec: ContainerRecord, attach=None) -> ContainerRecord:
         spec, paths = rec.spec, self.paths(rec.id)
         image = self.images.records.get(rec.image_id)
-        image_config = self._image_config(image)
+        image_config = self.image_config(image)
         driver = self.driver(rec)
         shim_pid = 0
         try:
@@ -313,21 +313,21 @@ class Engine:
     def _netns_shared(self, rec: ContainerRecord) -> bool:
         """Whether a running container joined this one's network namespace
         (--network container:X), keeping it alive after this one stopped."""
-        names = {f"container:{n}" for n in (rec.id, rec.name, rec.short_id)}
-        return any(other.spec.network in names and other.status in ACTIVE
-                   for other in self.records.all() if other.id != rec.id)
+        modes = [f"container:{n}" for n in (rec.id, rec.name, rec.short_id)]
+        return self.records.active_joiners(rec.id, modes) > 0
 
     # -- stop, kill, remove, wait --------------------------------------------
 
     def stop_signal(self, rec: ContainerRecord) -> int:
         text = rec.spec.stop_signal
         if not text:
-            text = self._image_config(self.images.records.get(rec.image_id)).get("StopSignal") or "SIGTERM"
+            text = self.image_config(self.images.records.get(rec.image_id)).get("StopSignal") or "SIGTERM"
         return options.parse_signal(text)
 
-    def stop(self, rec: ContainerRecord, timeout: float | None = None) -> ContainerRecord:
-        """docker stop: the stop signal, SIGKILL after `timeout` seconds
-        (default the container's --stop-timeout, else 10), then cleanup."""
+    def stop(self, rec: ContainerRecord, timeout: float | None = None, sig: int | None = None) -> ContainerRecord:
+        """docker stop: the stop signal (`sig`, else the container's), SIGKILL
+        after `timeout` seconds (default the container's --stop-timeout, else
+        10), then cleanup."""
         from minictr.runtime.errors import RuntimeFailure
         rec = self.refresh(rec)
         if rec.status == "restarting":
@@ -353,8 +353,9 @@ class Engine:
         try:
             if rec.status == "paused":
                 self.unpause(rec)
-            explain.step(f"kill({pid}, {self.stop_signal(rec)})", "stop: the container's stop signal")
-            driver.kill(rec.id, self.stop_signal(rec))
+            sig = sig or self.stop_signal(rec)
+            explain.step(f"kill({pid}, {sig})", "stop: the container's stop signal")
+            driver.kill(rec.id, sig)
         except (RuntimeFailure, EngineError):
             pass
         if not _wait_dead(pid, start_time, max(timeout, 0)):

@@ -95,5 +95,14 @@ class ContainerRecords:
         rows = self.conn.execute("SELECT * FROM containers ORDER BY created_at DESC").fetchall()
         return [ContainerRecord(row) for row in rows]
 
+    def active_joiners(self, container_id: str, network_modes: list[str]) -> int:
+        """How many other active containers use one of these network modes
+        (a query, not a parse of every record's spec: it runs at every teardown)."""
+        marks = ",".join("?" * len(network_modes))
+        row = self.conn.execute(
+            f"SELECT COUNT(*) FROM containers WHERE id != ? AND status IN ('running', 'paused', 'restarting') "
+            f"AND json_extract(spec, '$.network') IN ({marks})", (container_id, *network_modes)).fetchone()
+        return row[0]
+
     def names(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT name FROM containers")}

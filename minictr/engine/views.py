@@ -22,7 +22,7 @@ def parse_time(text: str) -> float | None:
 
 def command_text(engine, rec: ContainerRecord) -> str:
     try:
-        args = bundle.command(rec.spec, engine._image_config(engine.images.records.get(rec.image_id)))
+        args = bundle.command(rec.spec, engine.image_config(engine.images.records.get(rec.image_id)))
     except Exception:
         args = list(rec.spec.cmd or [])
     return " ".join(args)
@@ -80,7 +80,7 @@ def ps_row(engine, rec: ContainerRecord, now: float, no_trunc: bool = False) -> 
         "Ports": ports_text(rec),
         "Names": rec.name,
         "Labels": ",".join(f"{k}={v}" for k, v in rec.spec.labels.items()),
-        "Mounts": ",".join(v["source"] if v["type"] == "volume" else v["source"] for v in rec.spec.volumes),
+        "Mounts": ",".join(v["source"] for v in rec.spec.volumes),
         "Networks": rec.spec.network if not rec.spec.network.startswith("container:") else "",
     }
 
@@ -95,7 +95,7 @@ def inspect(engine, rec: ContainerRecord) -> dict:
     spec = rec.spec
     paths = engine.paths(rec.id)
     image = engine.images.records.get(rec.image_id)
-    image_config = engine._image_config(image)
+    image_config = engine.image_config(image)
     try:
         args = bundle.command(spec, image_config)
     except Exception:

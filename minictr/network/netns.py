@@ -5,7 +5,8 @@ setns(CLONE_NEWNET) changes only the calling thread, and a socket stays
 bound to the namespace it was created in. So a short-lived thread joins the
 namespace, opens the socket and ends; the socket keeps talking to the
 container's namespace while the caller never left the host's.
-(os.setns exists from Python 3.12; here libc's is reached through ctypes.)"""
+(os.setns exists from Python 3.12; here libc's, through minictr's native
+module, which a container start has loaded already.)"""
 from __future__ import annotations
 
 import os
@@ -14,28 +15,17 @@ import threading
 from minictr.network.rtnl import RtnlSocket
 
 CLONE_NEWNET = 0x40000000
-_setns = None
 
 
-def _libc_setns():
-    global _setns
-    if _setns is None:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        func = libc.setns
-        func.argtypes = (ctypes.c_int, ctypes.c_int)
-
-        def setns(fd: int, kind: int) -> None:
-            if func(fd, kind) != 0:
-                err = ctypes.get_errno()
-                raise OSError(err, os.strerror(err))
-        _setns = setns
-    return _setns
+def setns(fd: int, kind: int) -> None:
+    from minictr._native._shim import ffi, lib
+    if lib.setns(fd, kind) != 0:
+        err = ffi.errno
+        raise OSError(err, os.strerror(err))
 
 
 def socket_in(netns_fd: int) -> RtnlSocket:
     """An RtnlSocket talking to the namespace open at `netns_fd`."""
-    setns = _libc_setns()
     result: list = []
 
     def join_and_open() -> None:

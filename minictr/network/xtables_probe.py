@@ -16,33 +16,23 @@ import struct
 IPT_SO_GET_INFO, IPT_SO_GET_ENTRIES = 64, 65
 _INFO_SIZE = 84            # struct ipt_getinfo
 _ENTRIES_HEADER = 40       # struct ipt_get_entries, up to the 8-aligned entry table
-_getsockopt = None
 
 
-def _libc_getsockopt():
-    global _getsockopt
-    if _getsockopt is None:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        func = libc.getsockopt
-        func.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
-                         ctypes.POINTER(ctypes.c_uint32))
-
-        def getsockopt(fd: int, option: int, request: bytes, size: int) -> bytes:
-            buf = ctypes.create_string_buffer(request.ljust(size, b"\0"), size)
-            length = ctypes.c_uint32(size)
-            if func(fd, socket.IPPROTO_IP, option, buf, ctypes.byref(length)) != 0:
-                err = ctypes.get_errno()
-                raise OSError(err, os.strerror(err))
-            return buf.raw[:length.value]
-        _getsockopt = getsockopt
-    return _getsockopt
+def getsockopt(fd: int, option: int, request: bytes, size: int) -> bytes:
+    """getsockopt(2) with a request in the buffer (Python's own passes none),
+    through minictr's native module."""
+    from minictr._native._shim import ffi, lib
+    buf = ffi.new("char[]", request.ljust(size, b"\0")[:size])
+    length = ffi.new("unsigned int *", size)
+    if lib.getsockopt(fd, socket.IPPROTO_IP, option, buf, length) != 0:
+        err = ffi.errno
+        raise OSError(err, os.strerror(err))
+    return ffi.buffer(buf, length[0])[:]
 
 
 def table_blob(table: str) -> bytes:
     """The table's entries as the kernel holds them; b"" when the legacy
     table does not exist (no legacy client has used it yet)."""
-    getsockopt = _libc_getsockopt()
     name = table.encode().ljust(32, b"\0")
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.IPPROTO_RAW)
     try:

@@ -123,4 +123,4 @@ class _StderrCtx:
 
     def __init__(self, ctx):
         self.stdout = ctx.stderr
-        self.stdout_is_tty = ctx.stderr_is_tty if hasattr(ctx, "stderr_is_tty") else False
+        self.stdout_is_tty = ctx.stderr_is_tty

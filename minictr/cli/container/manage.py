@@ -75,13 +75,7 @@ def ps(ctx, all_, quiet, filters, fmt, no_trunc, last, latest) -> None:
         records = records[:last]
     now = time.time()
     rows = [views.ps_row(ctx.engine, r, now, no_trunc) for r in records]
-    if quiet:
-        if rows:
-            ctx.out("\n".join(row["ID"] for row in rows))
-        return
-    if fmt == "json":
-        if rows:
-            ctx.out(render.json_lines(rows))
+    if render.ids_or_json(ctx, rows, quiet, fmt):
         return
     if fmt:
         for row in rows:
@@ -112,15 +106,9 @@ def _go_template(fmt: str, row: dict) -> str:
 @click.pass_obj
 def stop(ctx, containers, timeout, sig) -> None:
     """Stop one or more running containers."""
-    engine = ctx.engine
-
-    def act(rec):
-        if sig:
-            from minictr.engine.options import parse_signal
-            parse_signal(sig)
-            rec.spec.stop_signal = sig
-        engine.stop(rec, timeout)
-    _each(ctx, containers, act)
+    from minictr.engine.options import parse_signal
+    number = parse_signal(sig) if sig else None
+    _each(ctx, containers, lambda rec: ctx.engine.stop(rec, timeout, number))
 
 
 @click.command()
