@@ -1,7 +1,7 @@
 """`minictr`: the docker-like CLI. A thin skin: each command parses its
-flags, calls one function of `image` (later `engine`, `build`, `kube`) and
-renders the result. Commands are imported only when invoked, so a start
-pays for one command's imports, not all of them."""
+flags, calls one function of `image` or `engine` and renders the result.
+Commands are imported only when invoked, so a start pays for one command's
+imports, not all of them. The console script is minictr.cli.entry."""
 from __future__ import annotations
 
 import importlib
@@ -53,23 +53,16 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx):
-        from minictr.errors import MinictrError
         try:
             return super().invoke(ctx)
-        except MinictrError as e:
-            click.echo(f"Error: {e}", err=True)
-            ctx.exit(getattr(e, "exit_code", 1))
-        except KeyboardInterrupt:
-            click.echo("", err=True)
-            ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
             raise
-        except Exception as e:  # a bug or an unforeseen OS error: still one line
-            import os
-            if os.environ.get("MINICTR_DEBUG"):
+        except BaseException as e:
+            from minictr.cli.failures import report
+            code = report(e)
+            if code is None:
                 raise
-            click.echo(f"Error: {type(e).__name__}: {e} (MINICTR_DEBUG=1 shows where)", err=True)
-            ctx.exit(1)
+            ctx.exit(code)
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,48 +79,6 @@ def main(ctx, root: str | None, explain: bool) -> None:
         from minictr.runtime import explain as explain_mod
         explain_mod.enable()
     ctx.obj = Context(root)
-
-
-_STARTS_CONTAINERS = {"run", "start", "restart", "exec"}
-
-
-def _command_of(argv: list[str]) -> str | None:
-    """The subcommand's name, past the global options."""
-    args = iter(argv)
-    for arg in args:
-        if arg == "--root":
-            next(args, None)
-        elif not arg.startswith("-"):
-            return arg
-    return None
-
-
-def entry() -> None:
-    """The console script. For commands that start a container the cgroup
-    warm-up begins before anything else is imported (its stall overlaps
-    the imports: see minictr.runtime.cgroups.warmup); at the end the
-    interpreter's teardown is skipped (files are closed, only stdio needs
-    a flush), as minictr-runtime does."""
-    warm = _command_of(sys.argv[1:]) in _STARTS_CONTAINERS
-    if warm:
-        from minictr.runtime.cgroups import warmup
-        warmup.start()
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        if isinstance(e.code, str):
-            sys.stderr.write(e.code + "\n")
-    if warm:
-        warmup.finish()   # a no-op when the container's create finished it already
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            code = code or 1
-    import os
-    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -302,11 +302,11 @@ def attach_terminal(client: AttachClient, stdin_fd: int | None, stdout_fd: int, 
     at start and one per SIGWINCH, detach keys honoured. Stdin EOF closes the
     container's stdin."""
     import select
-    import signal
-    import termios
-    import threading
+
+    from minictr.runtime import signals
     saved = None
     if tty and stdin_fd is not None and os.isatty(stdin_fd):
+        import termios
         import tty as ttymod
         saved = termios.tcgetattr(stdin_fd)
         ttymod.setraw(stdin_fd, termios.TCSANOW)
@@ -318,6 +318,7 @@ def attach_terminal(client: AttachClient, stdin_fd: int | None, stdout_fd: int, 
             size = _terminal_size(stdout_fd, stdin_fd)
             if size:
                 client.resize(*size)
+            import threading
             if threading.current_thread() is threading.main_thread():
                 winch_r, winch_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
 
@@ -326,7 +327,7 @@ def attach_terminal(client: AttachClient, stdin_fd: int | None, stdout_fd: int, 
                         os.write(winch_w, b"w")
                     except OSError:
                         pass
-                old_handler = signal.signal(signal.SIGWINCH, on_winch)
+                old_handler = signals.set_handler(signals.SIGWINCH, on_winch)
         poller = select.poll()
         poller.register(client.fileno(), select.POLLIN)
         if stdin_fd is not None:
@@ -372,16 +373,21 @@ def attach_terminal(client: AttachClient, stdin_fd: int | None, stdout_fd: int, 
                         client.send_stdin(data)
                     if detached:
                         if saved is not None:
-                            termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+                            _restore_terminal(stdin_fd, saved)
                             saved = None
                         if detach_message:
                             _write_all(stderr_fd, detach_message)
                         return None
     finally:
         if saved is not None:
-            termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+            _restore_terminal(stdin_fd, saved)
         if old_handler is not None:
-            signal.signal(signal.SIGWINCH, old_handler)
+            signals.set_handler(signals.SIGWINCH, old_handler)
         for fd in (winch_r, winch_w):
             if fd >= 0:
                 os.close(fd)
+
+
+def _restore_terminal(fd: int, saved) -> None:
+    import termios
+    termios.tcsetattr(fd, termios.TCSADRAIN, saved)

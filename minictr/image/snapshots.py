@@ -22,8 +22,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import shutil
-import tempfile
 
 from minictr.image.errors import ImageError
 from minictr.oci import digest as _digest
@@ -112,6 +110,7 @@ class Snapshots:
         Nothing is fsync'ed: a killed process never leaves a partial
         snapshot under a real name, but after a power cut the page cache's
         unwritten data is lost as with docker's and podman's layer stores."""
+        import shutil   # here, not at the top: a container start needs neither module
         final = self._dir(chain_id)
         if parent_chain_id:
             _dirname(parent_chain_id)
@@ -141,6 +140,7 @@ class Snapshots:
     def _locked_temp_dir(self) -> tuple[str, int]:
         """A new temp dir and an fd holding its flock. If prune_temp took the
         dir between its creation and our lock, make another."""
+        import tempfile
         while True:
             tmp = tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=self.root)
             try:
@@ -193,6 +193,7 @@ class Snapshots:
         """Delete a snapshot (its name goes first, atomically, then its
         files). False if there was none. Whether anything still uses it is
         the caller's question."""
+        import shutil
         final = self._dir(chain_id)
         tmp, lock = self._locked_temp_dir()
         try:
@@ -217,6 +218,7 @@ class Snapshots:
     def prune_temp(self) -> list[str]:
         """Remove temp dirs that no live process holds (left by a killed
         unpack or removal); returns their paths."""
+        import shutil
         removed = []
         for name in sorted(os.listdir(self.root)):
             if not name.startswith(_TEMP_PREFIX):

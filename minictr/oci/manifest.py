@@ -6,8 +6,7 @@ manifest points at one config and the layers, in order from the bottom.
 """
 from __future__ import annotations
 
-import json
-
+from minictr import jsonio
 from minictr.oci import digest as _digest
 from minictr.oci import media_types as mt
 from minictr.oci import platform as _platform
@@ -61,7 +60,7 @@ class Index:
 
 def _load(data: bytes, what: str) -> dict:
     try:
-        doc = json.loads(data)
+        doc = jsonio.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidManifest(f"{what}: not valid JSON ({e})") from None
     if not isinstance(doc, dict):

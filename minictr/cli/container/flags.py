@@ -1,58 +1,73 @@
-"""The flags `run` and `create` share (docker's names and short forms),
-turned into an engine ContainerSpec; every value is checked here, before
-anything is made."""
+"""The flags of `run` and `create` (docker's names and short forms) as one
+table, and their values turned into an engine ContainerSpec; every value is
+checked here, before anything is made. Free of click: a plain `run` is
+parsed without it (minictr.cli.fast)."""
 from __future__ import annotations
-
-import click
 
 from minictr.engine import options
 from minictr.engine.spec import ContainerSpec
 
-_MULTI = dict(multiple=True, metavar="VALUE")
+FLAG, TEXT, MULTI, INT, CHOICE, TOGGLE = "flag", "text", "multi", "int", "choice", "toggle"
+
+
+class Flag:
+    """One option as data: click's options are made from it (minictr.cli.
+    container.click_flags), and so is the click-free parse of a plain `run`
+    (minictr.cli.container.fast_argv), so the two cannot drift apart."""
+    __slots__ = ("decls", "kind", "help", "default", "dest", "choices")
+
+    def __init__(self, decls: tuple, kind: str, help: str, default=None, dest: str = "", choices: tuple = ()):
+        self.decls, self.kind, self.help, self.choices = decls, kind, help, choices
+        self.default = {FLAG: False, MULTI: ()}.get(kind, default)
+        longest = max((d for d in decls if d.startswith("--")), key=len)
+        self.dest = dest or longest[2:].split("/")[0].replace("-", "_")
+
 
 CREATE_FLAGS = [
-    click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached"),
-    click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
-    click.option("--name", default="", help="Assign a name to the container"),
-    click.option("-e", "--env", **_MULTI, help="Set environment variables"),
-    click.option("--env-file", **_MULTI, help="Read in a file of environment variables"),
-    click.option("-v", "--volume", "volumes", **_MULTI, help="Bind mount a volume"),
-    click.option("-p", "--publish", **_MULTI, help="Publish a container's port(s) to the host"),
-    click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports"),
-    click.option("--network", "--net", "network", default="bridge", help="Connect a container to a network"),
-    click.option("-h", "--hostname", default="", help="Container host name"),
-    click.option("-m", "--memory", default=None, help="Memory limit"),
-    click.option("--memory-swap", default=None, help="Swap limit equal to memory plus swap: '-1' for unlimited"),
-    click.option("--cpus", default=None, help="Number of CPUs"),
-    click.option("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)"),
-    click.option("--pids-limit", type=int, default=0, help="Tune container pids limit (-1 for unlimited)"),
-    click.option("-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])"),
-    click.option("-w", "--workdir", default="", help="Working directory inside the container"),
-    click.option("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT of the image"),
-    click.option("--restart", default="no", help="Restart policy to apply when a container exits"),
-    click.option("--read-only", is_flag=True, help="Mount the container's root filesystem as read only"),
-    click.option("--cap-add", **_MULTI, help="Add Linux capabilities"),
-    click.option("--cap-drop", **_MULTI, help="Drop Linux capabilities"),
-    click.option("--privileged", is_flag=True, help="Give extended privileges to this container"),
-    click.option("-l", "--label", "labels", **_MULTI, help="Set meta data on a container"),
-    click.option("--stop-signal", default="", help="Signal to stop the container"),
-    click.option("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container"),
-    click.option("--add-host", **_MULTI, help="Add a custom host-to-IP mapping (host:ip)"),
-    click.option("--dns", **_MULTI, help="Set custom DNS servers"),
-    click.option("--init", is_flag=True, help="Run an init inside the container"),
-    click.option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits"),
-    click.option("--log-opt", **_MULTI, help="Log driver options (max-size, max-file)"),
-    click.option("--runtime", default="", help="A runc-compatible runtime binary instead of the built-in one"),
-    click.option("--platform", default=None, help="Set platform if server is multi-platform capable"),
-    click.option("--pull", "pull_policy", type=click.Choice(["missing", "always", "never"]), default="missing",
-                 help="Pull image before running"),
+    Flag(("-i", "--interactive"), FLAG, "Keep STDIN open even if not attached"),
+    Flag(("-t", "--tty"), FLAG, "Allocate a pseudo-TTY"),
+    Flag(("--name",), TEXT, "Assign a name to the container", default=""),
+    Flag(("-e", "--env"), MULTI, "Set environment variables"),
+    Flag(("--env-file",), MULTI, "Read in a file of environment variables"),
+    Flag(("-v", "--volume"), MULTI, "Bind mount a volume", dest="volumes"),
+    Flag(("-p", "--publish"), MULTI, "Publish a container's port(s) to the host"),
+    Flag(("-P", "--publish-all"), FLAG, "Publish all exposed ports to random ports"),
+    Flag(("--network", "--net"), TEXT, "Connect a container to a network", default="bridge", dest="network"),
+    Flag(("-h", "--hostname"), TEXT, "Container host name", default=""),
+    Flag(("-m", "--memory"), TEXT, "Memory limit"),
+    Flag(("--memory-swap",), TEXT, "Swap limit equal to memory plus swap: '-1' for unlimited"),
+    Flag(("--cpus",), TEXT, "Number of CPUs"),
+    Flag(("-c", "--cpu-shares"), INT, "CPU shares (relative weight)", default=0),
+    Flag(("--pids-limit",), INT, "Tune container pids limit (-1 for unlimited)", default=0),
+    Flag(("-u", "--user"), TEXT, "Username or UID (format: <name|uid>[:<group|gid>])", default=""),
+    Flag(("-w", "--workdir"), TEXT, "Working directory inside the container", default=""),
+    Flag(("--entrypoint",), TEXT, "Overwrite the default ENTRYPOINT of the image"),
+    Flag(("--restart",), TEXT, "Restart policy to apply when a container exits", default="no"),
+    Flag(("--read-only",), FLAG, "Mount the container's root filesystem as read only"),
+    Flag(("--cap-add",), MULTI, "Add Linux capabilities"),
+    Flag(("--cap-drop",), MULTI, "Drop Linux capabilities"),
+    Flag(("--privileged",), FLAG, "Give extended privileges to this container"),
+    Flag(("-l", "--label"), MULTI, "Set meta data on a container", dest="labels"),
+    Flag(("--stop-signal",), TEXT, "Signal to stop the container", default=""),
+    Flag(("--stop-timeout",), INT, "Timeout (in seconds) to stop a container"),
+    Flag(("--add-host",), MULTI, "Add a custom host-to-IP mapping (host:ip)"),
+    Flag(("--dns",), MULTI, "Set custom DNS servers"),
+    Flag(("--init",), FLAG, "Run an init inside the container"),
+    Flag(("--rm",), FLAG, "Automatically remove the container when it exits", dest="auto_remove"),
+    Flag(("--log-opt",), MULTI, "Log driver options (max-size, max-file)"),
+    Flag(("--runtime",), TEXT, "A runc-compatible runtime binary instead of the built-in one", default=""),
+    Flag(("--platform",), TEXT, "Set platform if server is multi-platform capable"),
+    Flag(("--pull",), CHOICE, "Pull image before running", default="missing", dest="pull_policy",
+         choices=("missing", "always", "never")),
 ]
 
-
-def create_flags(fn):
-    for option in reversed(CREATE_FLAGS):
-        fn = option(fn)
-    return fn
+# `run` only, after the create flags
+RUN_FLAGS = [
+    Flag(("-d", "--detach"), FLAG, "Run container in background and print container ID"),
+    Flag(("-a", "--attach"), MULTI, "Attach to STDIN, STDOUT or STDERR", dest="attach_streams"),
+    Flag(("--detach-keys",), TEXT, "Override the key sequence for detaching", default="ctrl-p,ctrl-q"),
+    Flag(("--sig-proxy/--no-sig-proxy",), TOGGLE, "Proxy received signals to the process", default=True),
+]
 
 
 def spec_from_flags(image: str, command: tuple[str, ...], kw: dict) -> ContainerSpec:
