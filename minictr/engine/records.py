@@ -3,11 +3,10 @@ per container, looked up as docker does, by full ID, unique ID prefix or
 name."""
 from __future__ import annotations
 
-import sqlite3
-
 from minictr import jsonio
 from minictr.engine.errors import EngineError, NameConflict, NoSuchContainer
 from minictr.engine.spec import ContainerSpec
+from minictr.state import sqlite
 from minictr.state.db import transaction
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -20,7 +19,7 @@ class ContainerRecord:
                  "exit_code", "oom_killed", "error", "started_at", "finished_at", "restart_count",
                  "stopped_by_user", "network")
 
-    def __init__(self, row: sqlite3.Row):
+    def __init__(self, row: sqlite.Row):
         for key in self.__slots__:
             setattr(self, key, row[key])
         self.spec = ContainerSpec.from_dict(jsonio.loads(row["spec"]))
@@ -34,7 +33,7 @@ class ContainerRecord:
 
 
 class ContainerRecords:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite.Connection):
         self.conn = conn
 
     def add(self, container_id: str, name: str, image_id: str, image_ref: str, created_at: str,
@@ -58,7 +57,7 @@ class ContainerRecords:
         sets = ", ".join(f"{k}=?" for k in fields)
         try:
             self.conn.execute(f"UPDATE containers SET {sets} WHERE id=?", (*fields.values(), container_id))
-        except sqlite3.IntegrityError:
+        except sqlite.IntegrityError:
             holder = self.conn.execute("SELECT id FROM containers WHERE name=?", (fields.get("name"),)).fetchone()
             raise NameConflict(fields.get("name", ""), holder[0] if holder else "?") from None
 

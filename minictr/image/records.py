@@ -7,11 +7,11 @@ Names are resolved the way docker does: a tag (`busybox` means
 """
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from minictr.image.errors import ImageError, NotFound
 from minictr.oci import reference as _ref
+from minictr.state import sqlite
 from minictr.state.db import transaction
 
 
@@ -29,7 +29,7 @@ class ImageRecord:
     __slots__ = ("id", "manifest_digest", "manifest_media_type", "size", "created", "added_at", "tags",
                  "repo_digests", "layers")
 
-    def __init__(self, row: sqlite3.Row, tags: list[str], repo_digests: list[str], layers: list[LayerRecord]):
+    def __init__(self, row: sqlite.Row, tags: list[str], repo_digests: list[str], layers: list[LayerRecord]):
         self.id = row["id"]
         self.manifest_digest = row["manifest_digest"]
         self.manifest_media_type = row["manifest_media_type"]
@@ -51,7 +51,7 @@ class AmbiguousImage(ImageError):
 
 
 class ImageRecords:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite.Connection):
         self.conn = conn
 
     # -- writing ---------------------------------------------------------
@@ -118,7 +118,7 @@ class ImageRecords:
             raise NotFound(f"No such image: {image_id}")
         return self._record(row)
 
-    def _record(self, row: sqlite3.Row) -> ImageRecord:
+    def _record(self, row: sqlite.Row) -> ImageRecord:
         image_id = row["id"]
         tags = [r[0] for r in self.conn.execute("SELECT name FROM tags WHERE image_id=? ORDER BY name", (image_id,))]
         digests = [f"{r[0]}@{r[1]}" for r in

@@ -10,7 +10,6 @@ dropped too."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 
 from minictr.network import rules as rule_specs
@@ -21,6 +20,7 @@ from minictr.network.ipam import (Subnet, int_to_ip, ip_to_int, mac_for_ip, pars
 from minictr.network.records import Endpoint, Network, PortMapping
 from minictr.network.store import Store
 from minictr.runtime.explain import step
+from minictr.state import sqlite
 from minictr.state.db import transaction
 from minictr.state.locks import FileLock
 
@@ -60,7 +60,7 @@ class Networks:
     """The networks of one engine root. `conn` is the engine's database
     connection (minictr.state.db.connect)."""
 
-    def __init__(self, root: str, conn: sqlite3.Connection, config: NetworkConfig | None = None):
+    def __init__(self, root: str, conn: sqlite.Connection, config: NetworkConfig | None = None):
         self.root = root
         self.conn = conn
         self.store = Store(conn)
@@ -219,7 +219,7 @@ class Networks:
                         raise ActiveEndpoints(f"error while removing network: network {net.name} id {net.id} "
                                               "has active endpoints")
                     self.store.delete_network(net.id)
-            except sqlite3.IntegrityError:  # an endpoint came in between
+            except sqlite.IntegrityError:  # an endpoint came in between
                 raise ActiveEndpoints(f"error while removing network: network {net.name} id {net.id} "
                                       "has active endpoints") from None
             self._teardown_kernel(net)

@@ -2,11 +2,10 @@
 Rows in, records out; the callers own the transactions."""
 from __future__ import annotations
 
-import sqlite3
-
 from minictr import jsonio
 from minictr.network.errors import NetworkError, NetworkNotFound
 from minictr.network.records import Endpoint, Network, PortMapping
+from minictr.state import sqlite
 
 
 def _network(row) -> Network:
@@ -16,10 +15,10 @@ def _network(row) -> Network:
 
 
 class Store:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite.Connection):
         self.conn = conn
         if conn.row_factory is None:  # db.connect sets it; a bare connection gets it here
-            conn.row_factory = sqlite3.Row
+            conn.row_factory = sqlite.Row
 
     # -- networks ----------------------------------------------------------
 

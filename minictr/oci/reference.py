@@ -5,11 +5,12 @@ docker.io; a first component with a `.` or `:`, or `localhost`, is a
 registry host (`host:5000/a/b@sha256:...`, `localhost/x`). The grammar is
 distribution's `reference` package: lowercase path components joined by
 `/`, separators `.`, `_`, `__` or runs of `-`, a tag of at most 128 word
-characters, a digest after `@`.
+characters, a digest after `@`. The grammar is matched by hand, not with
+`re`: `import re` and these patterns' compilation cost ~4 ms, and every
+container start parses its image's name (tests/unit/test_reference.py
+checks the matchers against the grammar's regular expressions).
 """
 from __future__ import annotations
-
-import re
 
 from minictr.oci import digest as _digest
 
@@ -18,13 +19,69 @@ DEFAULT_TAG = "latest"
 _LEGACY_REGISTRIES = ("index.docker.io", "registry-1.docker.io")
 _OFFICIAL_PREFIX = "library/"
 
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_PATH = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?")
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
-_HEX64 = re.compile(r"[a-f0-9]{64}")
 _NAME_MAX = 255
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ALNUM = _LOWER_ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_WORD = _ALNUM | {"_"}
+_DIGITS = frozenset("0123456789")
+_HEX = frozenset("0123456789abcdef")
+_IPV6 = frozenset("0123456789abcdefABCDEF:")
+
+
+def is_path(text: str) -> bool:
+    """path-component ('/' path-component)*, where a path-component is
+    [a-z0-9]+ joined by separators `.`, `_`, `__` or a run of `-`."""
+    return all(_is_path_component(c) for c in text.split("/"))
+
+
+def _is_path_component(text: str) -> bool:
+    if not text or text[0] not in _LOWER_ALNUM or text[-1] not in _LOWER_ALNUM:
+        return False
+    separator = ""
+    for c in text:
+        if c in _LOWER_ALNUM:
+            if separator and separator not in (".", "_", "__") and separator.strip("-"):
+                return False
+            separator = ""
+        else:
+            separator += c
+    return True
+
+
+def is_domain(text: str) -> bool:
+    """host[:port]: dot-separated components of letters, digits and inner
+    hyphens, or a bracketed IPv6 address; the port is digits."""
+    host, port = text, None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 2 or not set(text[1:end]) <= _IPV6:
+            return False
+        host, rest = "", text[end + 1:]
+        if rest:
+            if not rest.startswith(":"):
+                return False
+            port = rest[1:]
+    else:
+        host, colon, port = text.partition(":")
+        port = port if colon else None
+        if not all(_is_domain_component(c) for c in host.split(".")):
+            return False
+    return port is None or (bool(port) and set(port) <= _DIGITS)
+
+
+def _is_domain_component(text: str) -> bool:
+    return (bool(text) and text[0] in _ALNUM and text[-1] in _ALNUM
+            and all(c in _ALNUM or c == "-" for c in text))
+
+
+def is_tag(text: str) -> bool:
+    """[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, as distribution's tag grammar."""
+    return (0 < len(text) <= 128 and text[0] in _WORD
+            and all(c in _WORD or c in ".-" for c in text))
+
+
+def _is_hex64(text: str) -> bool:
+    return len(text) == 64 and set(text) <= _HEX
 
 
 class InvalidReference(ValueError):
@@ -124,17 +181,17 @@ def parse(text: str, *, default_tag: bool = True) -> Reference:
     colon = name.rfind(":")
     if colon > slash:
         name, tag = name[:colon], name[colon + 1:]
-        if not _TAG.fullmatch(tag):
+        if not is_tag(tag):
             raise InvalidReference(f"invalid reference format: {text!r}: invalid tag {tag!r}")
     if not name:
         raise InvalidReference(f"invalid reference format: {text!r}: empty repository name")
-    if _HEX64.fullmatch(name):
+    if _is_hex64(name):
         raise InvalidReference(f"invalid repository name ({name}), cannot specify 64-byte hexadecimal strings")
     domain, path = _split_domain(name)
-    if not _DOMAIN.fullmatch(domain):
+    if not is_domain(domain):
         raise InvalidReference(f"invalid reference format: {text!r}: invalid registry host {domain!r}")
-    if not _PATH.fullmatch(path):
-        if _PATH.fullmatch(path.lower()):
+    if not is_path(path):
+        if is_path(path.lower()):
             raise InvalidReference(f"invalid reference format: repository name ({path}) must be lowercase")
         raise InvalidReference(f"invalid reference format: {text!r}: invalid repository name {path!r}")
     if len(domain) + 1 + len(path) > _NAME_MAX:

@@ -7,9 +7,9 @@ brought forward, never rebuilt."""
 from __future__ import annotations
 
 import os
-import sqlite3
 
 from minictr.errors import MinictrError
+from minictr.state import sqlite
 
 MIGRATIONS: list[str] = [
     # 1: images. An image is its config digest (docker's image ID); names
@@ -126,23 +126,23 @@ class StateError(MinictrError):
     pass
 
 
-def connect(path: str) -> sqlite3.Connection:
+def connect(path: str) -> sqlite.Connection:
     """Open (creating if needed) the database and bring its schema up to date."""
     os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
     try:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn = sqlite.connect(path, timeout=30, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
         _migrate(conn)
-    except sqlite3.DatabaseError as e:
+    except sqlite.DatabaseError as e:
         raise StateError(f"{path}: {e}") from None
-    conn.row_factory = sqlite3.Row
+    conn.row_factory = sqlite.Row
     return conn
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
+def _migrate(conn: sqlite.Connection) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
         raise StateError(f"database schema {version} is newer than this minictr knows ({len(MIGRATIONS)})")
@@ -166,7 +166,7 @@ def _statements(script: str):
     buf = ""
     for line in script.splitlines(keepends=True):
         buf += line.split("--", 1)[0] if "--" in line else line
-        if sqlite3.complete_statement(buf):
+        if sqlite.complete_statement(buf):
             if buf.strip():
                 yield buf.strip()
             buf = ""
@@ -177,10 +177,10 @@ def _statements(script: str):
 class transaction:
     """`with transaction(conn):` BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite.Connection):
         self.conn = conn
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> sqlite.Connection:
         self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 

@@ -55,3 +55,31 @@ def test_invalid_refused_with_reason(text, message):
     with pytest.raises(InvalidReference) as e:
         parse(text)
     assert message in str(e.value)
+
+
+# distribution's grammar as regular expressions (Go's \w is ASCII), the
+# reference the hand-written matchers are checked against
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_GRAMMAR = {
+    "is_path": rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*",
+    "is_domain": r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+                 r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?",
+    "is_tag": r"[\w][\w.-]{0,127}",
+}
+_ALPHABET = "ab09Z._-/:[]é "
+
+
+@pytest.mark.parametrize("matcher", sorted(_GRAMMAR))
+def test_matchers_agree_with_the_grammar(matcher):
+    import random
+    import re
+
+    from minictr.oci import reference
+    pattern = re.compile(_GRAMMAR[matcher], re.ASCII)
+    check = getattr(reference, matcher)
+    rng = random.Random(4)
+    words = ["", "a", "a.b", "a__b", "a___b", "a--b", "a-", "_a", "[::1]", "[::1]:5000", "[]", "[::1]x",
+             "host:", "host:50", "a.-b", "A-b.c", "x" * 128, "x" * 129, "a/b/c", "a//b", "é"]
+    words += ["".join(rng.choice(_ALPHABET) for _ in range(rng.randint(1, 9))) for _ in range(20000)]
+    wrong = [w for w in words if bool(pattern.fullmatch(w)) != check(w)]
+    assert not wrong, f"{matcher} disagrees with the grammar on {wrong[:10]}"
