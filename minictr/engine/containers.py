@@ -43,6 +43,7 @@ class Engine:
         self.runtime = StateStore(layout.runtime_root(self.root))
         self._networks = None
         self._drivers: dict = {}
+        self._made_here: set[str] = set()   # created by this process: nothing of theirs exists yet
 
     def close(self) -> None:
         self.images.close()
@@ -106,6 +107,7 @@ class Engine:
         except BaseException:
             self._forget(container_id, spec, remove_volumes=True)
             raise
+        self._made_here.add(container_id)
         return self.records.get(container_id)
 
     def image_config(self, image) -> dict:
@@ -136,7 +138,9 @@ class Engine:
                 return rec
             if rec.status == "paused":
                 raise EngineError("cannot start a paused container, try unpause instead")
-            self._teardown(rec, leaving=False)
+            if rec.id not in self._made_here:   # what an interrupted start may have left
+                self._teardown(rec, leaving=False)
+            self._made_here.discard(rec.id)
             return self._start(rec, attach)
 
     def _start(self, rec: ContainerRecord, attach=None) -> ContainerRecord:
@@ -300,15 +304,19 @@ class Engine:
 
     def _teardown(self, rec: ContainerRecord, leaving: bool = True) -> None:
         """Everything start made, in reverse; each step a no-op if done.
-        leaving=False: a start follows at once (keep the shared cgroup parent)."""
-        self.driver(rec).delete(rec.id)
-        _remove_stray_cgroups(rec.id, parents=leaving)
-        mode = rec.spec.network
-        if mode not in ("none", "host") and not mode.startswith("container:"):
-            from minictr.engine import netfiles
-            netfiles.disconnect(self, rec, netns_gone=not self._netns_shared(rec))
-        paths = self.paths(rec.id)
-        unmount_rootfs(paths.rootfs)
+        leaving=False: a start follows at once (keep the shared cgroup parent).
+        The rootfs is detached beside the rest (its wait is the kernel's)."""
+        from minictr.engine.overlap import Background
+        unmounting = Background(unmount_rootfs, self.paths(rec.id).rootfs)
+        try:
+            self.driver(rec).delete(rec.id)
+            _remove_stray_cgroups(rec.id, parents=leaving)
+            mode = rec.spec.network
+            if mode not in ("none", "host") and not mode.startswith("container:"):
+                from minictr.engine import netfiles
+                netfiles.disconnect(self, rec, netns_gone=not self._netns_shared(rec))
+        finally:
+            unmounting.join()
 
     def _netns_shared(self, rec: ContainerRecord) -> bool:
         """Whether a running container joined this one's network namespace

@@ -122,6 +122,14 @@ MIGRATIONS: list[str] = [
 ]
 
 
+# Checkpoint the WAL once it holds this many pages (SQLite's default: 1000).
+# The CLI leaves without closing the database, so the next process to open
+# it is the first and rebuilds the WAL index by reading the whole log: a
+# 4 MB log costs ~2 ms of every container start, 400 kB almost nothing,
+# and a checkpoint every few runs under 1 ms.
+WAL_PAGES = 100
+
+
 class StateError(MinictrError):
     pass
 
@@ -135,6 +143,7 @@ def connect(path: str) -> sqlite.Connection:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
         _migrate(conn)
     except sqlite.DatabaseError as e:
         raise StateError(f"{path}: {e}") from None
