@@ -150,13 +150,17 @@ class Engine:
         driver = self.driver(rec)
         shim_pid = 0
         try:
-            mount_rootfs(self.images.snapshots, [layer.chain_id for layer in image.layers], paths.upper,
-                         paths.work, paths.rootfs)
-            hostname = self._hostname(rec)
+            from minictr.engine.overlap import Background
+            mounting = Background(mount_rootfs, self.images.snapshots, [layer.chain_id for layer in image.layers],
+                                  paths.upper, paths.work, paths.rootfs)
+            try:
+                hostname = self._hostname(rec)
+                netns_path = self._joined_netns(spec)
+                files = self._write_network_files(rec, hostname)
+            finally:
+                mounting.join()
             from minictr.engine import users
             user = users.resolve(paths.rootfs, spec.user or image_config.get("User", ""))
-            netns_path = self._joined_netns(spec)
-            files = self._write_network_files(rec, hostname)
             config = bundle.build_config(rec.id, spec, image_config, paths.rootfs, hostname, user, files,
                                          self._volume_sources(spec, paths.rootfs), netns_path)
             _write_json(paths.config, config)
