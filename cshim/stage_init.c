@@ -46,8 +46,10 @@ static int look_path(const struct mc_plan *plan, char *out, size_t outlen)
             return mc_fail("exec: \"%s\": stat", name);
         if (S_ISDIR(st.st_mode)) {
             errno = EISDIR;
-            return mc_fail("exec: \"%s\": is a directory", name);
+            return mc_fail("exec: \"%s\"", name);
         }
+        if (access(name, X_OK) < 0)   /* as the container's user: the identity is final */
+            return mc_fail("exec: \"%s\"", name);
         snprintf(out, outlen, "%s", name);
         return 0;
     }
@@ -209,5 +211,5 @@ void mc_stage_init(const struct mc_plan *plan)
         mc_fail("exec %s", program);
     else
         fprintf(stderr, "minictr: exec %s: %s\n", program, strerror(errno));
-    _exit(127);
+    _exit(errno == ENOENT ? 127 : 126);   /* a shell's codes: not found, not executable */
 }

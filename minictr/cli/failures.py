@@ -10,6 +10,8 @@ def report(exc: BaseException) -> int | None:
     """Print exc's line; the exit status, or None when it is not ours to
     turn into a line (a bug under MINICTR_DEBUG=1, or a non-error exit)."""
     from minictr.errors import MinictrError
+    if isinstance(exc, BrokenPipeError):
+        return 141   # the reader went away (`| head`): quiet, as a shell's SIGPIPE death
     if isinstance(exc, MinictrError):
         line, code = f"Error: {exc}", getattr(exc, "exit_code", 1)
     elif isinstance(exc, KeyboardInterrupt):

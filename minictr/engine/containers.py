@@ -19,11 +19,10 @@ import os
 import time
 
 from minictr.engine import bundle, ids, layout, names, options
-from minictr.engine.errors import EngineError, InvalidOption
+from minictr.engine.errors import EngineError, InvalidOption, StartFailed
 from minictr.engine.records import ZERO_TIME, ContainerRecord, ContainerRecords
 from minictr.engine.rootfs import mount_rootfs, unmount_rootfs
 from minictr.engine.spec import ContainerSpec
-from minictr.engine.volumes import Volumes
 from minictr.runtime import explain
 from minictr.runtime.state import StateStore, now_rfc3339, proc_alive
 from minictr.state.locks import FileLock
@@ -39,14 +38,21 @@ class Engine:
         self.root = self.images.root
         self.conn = self.images.conn
         self.records = ContainerRecords(self.conn)
-        self.volumes = Volumes(self.root)
         self.runtime = StateStore(layout.runtime_root(self.root))
         self._networks = None
+        self._volumes = None
         self._drivers: dict = {}
         self._made_here: set[str] = set()   # created by this process: nothing of theirs exists yet
 
     def close(self) -> None:
         self.images.close()
+
+    @property
+    def volumes(self):
+        if self._volumes is None:
+            from minictr.engine.volumes import Volumes
+            self._volumes = Volumes(self.root)
+        return self._volumes
 
     @property
     def networks(self):
@@ -184,6 +190,11 @@ class Engine:
             message = str(e) if not isinstance(e, KeyboardInterrupt) else "interrupted"
             self.records.update(rec.id, status="created" if rec.status == "created" else "exited",
                                 pid=0, shim_pid=0, exit_code=_start_failure_code(message), error=message)
+            if spec.auto_remove:   # --rm: a container that never ran goes too, as docker's
+                self._forget(rec.id, spec, remove_volumes=True)
+            from minictr.runtime.errors import RuntimeFailure
+            if isinstance(e, RuntimeFailure):
+                raise StartFailed(message) from None
             raise
         return self.records.get(rec.id)
 
@@ -632,6 +643,6 @@ def _start_failure_code(message: str) -> int:
     executable, else 128."""
     if "no such file or directory" in message or "not found" in message:
         return 127
-    if "permission denied" in message.lower():
+    if "permission denied" in message.lower() or "is a directory" in message.lower():
         return 126
     return 128

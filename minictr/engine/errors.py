@@ -28,3 +28,19 @@ class NotRunning(EngineError):
 class InvalidOption(EngineError):
     """A flag's value is wrong; the exit code docker's CLI uses for bad flags."""
     exit_code = 125
+
+
+class StartFailed(EngineError):
+    """The runtime could not start the container's process; the exit code
+    docker's CLI gives: 127 no such program, 126 not executable (or a
+    directory), else 125."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"failed to start the container: {reason}")
+        low = reason.lower()
+        if "no such file or directory" in low or "not found" in low:
+            self.exit_code = 127
+        elif "permission denied" in low or "is a directory" in low:
+            self.exit_code = 126
+        else:
+            self.exit_code = 125

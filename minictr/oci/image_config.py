@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from minictr import jsonio
 from minictr.oci import digest as _digest
-from minictr.oci.manifest import InvalidManifest
+from minictr.oci.errors import InvalidManifest
 from minictr.oci.platform import Platform
 
 # Config keys docker keeps, with the JSON type each must have.

@@ -10,10 +10,7 @@ from minictr import jsonio
 from minictr.oci import digest as _digest
 from minictr.oci import media_types as mt
 from minictr.oci import platform as _platform
-
-
-class InvalidManifest(ValueError):
-    """The document is not a valid manifest/index/config; says where."""
+from minictr.oci.errors import InvalidManifest
 
 
 class Descriptor:

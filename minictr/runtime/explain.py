@@ -17,9 +17,15 @@ def enabled() -> bool:
 
 
 def step(what: str, why: str) -> None:
+    """Never fails: a trace nobody reads any more (`--explain ... | head`)
+    is switched off, and the steps it describes (a cleanup among them) go on."""
+    global _enabled
     if _enabled:
-        sys.stderr.write(f"  [pid {os.getpid()}] {what}: {why}\n")
-        sys.stderr.flush()
+        try:
+            sys.stderr.write(f"  [pid {os.getpid()}] {what}: {why}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            _enabled = False
 
 
 def fd() -> int:

@@ -131,7 +131,10 @@ def test_rm_refuses_a_running_container_unless_forced(mc):
     (["run", "--memory", "banana", "busybox", "true"], 'invalid argument "banana" for "-m, --memory" flag'),
     (["run", "--restart", "sometimes", "busybox", "true"], "invalid restart policy"),
     (["run", "-p", "99999:80", "busybox", "true"], "invalid hostPort"),
-    (["run", "--network", "none", "busybox", "/no/such/program"], "no such file or directory"),
+    (["run", "--rm", "--network", "none", "busybox", "/no/such/program"], "no such file or directory"),
+    (["run", "--rm", "--network", "none", "busybox", "nosuchcmd"], "executable file not found in $PATH"),
+    (["run", "--rm", "--network", "none", "busybox", "/etc/passwd"], "Permission denied"),
+    (["run", "--rm", "--network", "none", "busybox", "/bin"], "Is a directory"),
 ])
 def test_bad_input_one_clear_message_and_nothing_left(mc, args, message):
     before = mc("ps", "-aq").stdout
@@ -139,10 +142,20 @@ def test_bad_input_one_clear_message_and_nothing_left(mc, args, message):
     assert res.returncode != 0
     assert message in res.stderr, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
-    if "program" not in args[-1]:
-        assert mc("ps", "-aq").stdout == before
-    else:
-        mc("container", "prune", "-f")
+    assert mc("ps", "-aq").stdout == before    # --rm: a container that could not start goes too
+
+
+@pytest.mark.parametrize("program,code", [("/no/such/program", 127), ("nosuchcmd", 127), ("/etc/passwd", 126),
+                                          ("/bin", 126)])
+def test_a_program_that_cannot_run_exits_as_docker_says(mc, program, code):
+    """docker's run: 127 when the program is not there, 126 when it cannot
+    be executed; the container keeps that code and the reason."""
+    request_cleanup_of(mc, "cannot")
+    res = mc("run", "--name", "cannot", "--network", "none", "busybox", program)
+    assert res.returncode == code, res.stderr
+    state = mc.inspect_container("cannot")["State"]
+    assert state["ExitCode"] == code and program in state["Error"]
+    mc("rm", "cannot", check=True)
 
 
 def test_name_conflict(mc):
@@ -207,3 +220,36 @@ def test_no_cgroup_parent_is_left_when_the_last_container_goes(mc):
     assert ours()
     mc("rm", "-f", "first", check=True)
     assert ours() == []
+
+
+def _read_lines_then_close(mc, n: int, *args: str) -> tuple[list[bytes], int]:
+    """`minictr ARGS | head -n N`: the reader goes away while minictr writes."""
+    proc = mc.popen(*args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = [proc.stdout.readline() for _ in range(n)]
+    proc.stdout.close()
+    return lines, proc.wait(timeout=60)
+
+
+def _nothing_left(mc) -> None:
+    deadline = time.monotonic() + 20   # the shim's cleanup runs after the CLI has gone
+    while mc("ps", "-aq").stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert mc("ps", "-aq").stdout == ""
+    with open("/proc/self/mountinfo") as f:
+        assert str(mc.root) not in f.read()
+
+
+def test_a_reader_that_goes_away_ends_run_quietly_and_leaves_nothing(mc):
+    script = "i=0; while [ $i -lt 50000 ]; do echo line $i; i=$((i+1)); done"
+    lines, code = _read_lines_then_close(mc, 2, "run", "--rm", "--network", "none", "busybox", "sh", "-c", script)
+    assert lines == [b"line 0\n", b"line 1\n"]
+    assert code == 141   # as a shell reports a death by SIGPIPE; no traceback, no "Error:" line
+    _nothing_left(mc)
+
+
+@pytest.mark.parametrize("lines", [1, 4, 9])
+def test_explain_into_a_closed_pipe_still_cleans_up(mc, lines):
+    """`minictr --explain run ... | head`: the trace stops, the run (and its
+    cleanup) does not."""
+    _read_lines_then_close(mc, lines, "--explain", "run", "--rm", "--network", "none", "busybox", "true")
+    _nothing_left(mc)

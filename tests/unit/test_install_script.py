@@ -22,6 +22,7 @@ def test_ubuntu_branch_uses_ubuntu_package_names():
     for pkg in ("runc", "podman", "libseccomp-dev", "python3-venv", "busybox-static"):
         assert f" {pkg}" in apt
     assert "pip install" in res.stdout and "compileall" in res.stdout
+    assert res.stdout.index("pip install -q -e") < res.stdout.index("-m minictr.launchers")   # after pip's scripts
 
 
 def test_debian_branch():
