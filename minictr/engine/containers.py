@@ -156,7 +156,7 @@ class Engine:
         driver = self.driver(rec)
         shim_pid = 0
         try:
-            from minictr.engine.overlap import Background
+            from minictr.runtime.background import Background
             mounting = Background(mount_rootfs, self.images.snapshots, [layer.chain_id for layer in image.layers],
                                   paths.upper, paths.work, paths.rootfs)
             try:
@@ -321,7 +321,7 @@ class Engine:
         """Everything start made, in reverse; each step a no-op if done.
         leaving=False: a start follows at once (keep the shared cgroup parent).
         The rootfs is detached beside the rest (its wait is the kernel's)."""
-        from minictr.engine.overlap import Background
+        from minictr.runtime.background import Background
         unmounting = Background(unmount_rootfs, self.paths(rec.id).rootfs)
         try:
             self.driver(rec).delete(rec.id)

@@ -6,13 +6,18 @@ before a writer may take it. Writers that follow within a grace period or
 two are fast. So as soon as the CLI knows it will create a container (or
 exec into one) it starts a thread that makes a scratch cgroup beside its own
 in the v1 cpu hierarchy and moves itself (only that thread: v1 `tasks`
-takes thread ids) into it; the thread then exits. Meanwhile the interpreter
-imports and plans, and the container's own cgroup.procs writes find the
-lock warm. (While the thread waits, the kernel holds cgroup_mutex and every
-fork on the host waits too: so the runtime only clones the container's
-process, and makes its cgroups, after the imports and planning.)
-`finish()` removes the scratch cgroup once the thread is gone; one left by
-a SIGKILLed runtime is swept by the next `finish()`.
+takes thread ids) into it. Meanwhile the interpreter imports and plans.
+The lock stays warm only for a grace period or two after its last writer
+(~20-30 ms measured here), and a start takes longer than that to reach its
+own cgroup.procs writes: so the thread moves itself again every few ms
+(a move into the cgroup it is in still takes the lock as a writer; while
+warm that is fast) until `finish()`, which the runtime calls once the
+container has joined its cgroups. (While the first move waits, the kernel
+holds cgroup_mutex and every fork on the host waits too: so the runtime
+only clones the container's process, and makes its cgroups, after the
+imports and planning.) `finish()` removes the scratch cgroup once the
+thread is gone; one left by a SIGKILLed runtime is swept by the next
+`finish()`.
 
 Only an optimisation: any failure is ignored. Unified (v2-only) hosts are
 skipped: there a thread cannot move alone outside a threaded subtree.
@@ -24,8 +29,11 @@ import os
 from minictr.runtime.cgroups.hierarchy import own_cgroups
 
 PREFIX = ".minictr-warm-"
+KEEP_WARM_EVERY = 0.004   # s between the thread's moves: well inside a grace period
+KEEP_WARM_MAX = 3.0       # s at most, whatever happens to the caller
 _scratch: str | None = None
-_done = None  # a lock the thread releases when it has moved (or failed)
+_done = None  # a lock the thread releases when it has stopped (or failed)
+_wake = None  # a lock finish() releases to stop the thread
 
 
 def _cpu_parent() -> str | None:
@@ -60,7 +68,7 @@ def _sweep(parent: str) -> None:
 
 
 def start() -> None:
-    global _scratch, _done
+    global _scratch, _done, _wake
     if _scratch is not None:
         return
     parent = _cpu_parent()
@@ -68,32 +76,49 @@ def start() -> None:
         return
     import _thread
     scratch = os.path.join(parent, f"{PREFIX}{os.getpid()}")
-    done = _thread.allocate_lock()
+    done, wake = _thread.allocate_lock(), _thread.allocate_lock()
     done.acquire()
+    wake.acquire()   # released by finish(): the thread stops at once
 
-    def move_self():
+    def keep_warm():
+        me = str(_thread.get_native_id()).encode()
         try:
             os.mkdir(scratch)
             fd = os.open(os.path.join(scratch, "tasks"), os.O_WRONLY | os.O_CLOEXEC)
             try:
-                os.write(fd, str(_thread.get_native_id()).encode())
+                os.write(fd, me)               # the stall, paid here
+                for _ in range(int(KEEP_WARM_MAX / KEEP_WARM_EVERY)):
+                    if wake.acquire(timeout=KEEP_WARM_EVERY):
+                        break
+                    os.write(fd, me)           # fast while warm, and keeps it warm
             finally:
                 os.close(fd)
+            _write(os.path.join(parent, "tasks"), me)   # back out: the scratch cgroup can go at once
         except OSError:
             pass
         finally:
             done.release()
-    _scratch, _done = scratch, done
-    _thread.start_new_thread(move_self, ())
+    _scratch, _done, _wake = scratch, done, wake
+    _thread.start_new_thread(keep_warm, ())
+
+
+def _write(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def finish() -> None:
-    """Remove the scratch cgroup; the thread has left it by exiting (an
-    exiting thread can take a moment to leave: retry briefly)."""
+    """Stop the thread and remove the scratch cgroup; the thread has moved
+    back out (if that failed, it leaves by exiting, which can take a
+    moment: retry briefly)."""
     global _scratch
     scratch, _scratch = _scratch, None
     if scratch is None:
         return
+    _wake.release()
     _done.acquire()
     import time
     for _ in range(200):

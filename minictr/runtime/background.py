@@ -1,7 +1,8 @@
-"""A step that mostly waits in the kernel, run beside the others. Detaching
-the rootfs waits for an RCU grace period (~2-3 ms here) however little it
-unmounts; meanwhile the runtime's delete and the cgroups' removal can go on.
-A bare _thread, not threading (its import costs ~1 ms of every start)."""
+"""A step that mostly waits in the kernel, run beside the others: the
+engine mounts a container's rootfs while it writes the network files, and
+detaches it (an RCU grace period, ~2-3 ms here, however little it
+unmounts) while the runtime deletes the container. A bare _thread, not
+threading (its import costs ~1 ms of every start)."""
 from __future__ import annotations
 
 import _thread
