@@ -203,17 +203,23 @@ def parse_env(items: list[str]) -> list[str]:
 
 
 def parse_add_host(text: str) -> tuple[str, str]:
-    host, sep, ip = text.partition(":")
+    """`--add-host name=ip` or `name:ip` (docker's ValidateExtraHost: `=`
+    first, as an IPv6 address has colons; brackets allowed) → (name, ip);
+    ip may be "host-gateway", the network's gateway: the host seen from inside."""
+    host, sep, ip = text.partition("=")
     if not sep:
-        host, sep, ip = text.partition("=")
-    ip = ip.strip("[]")
-    try:
-        if not host or not sep:
-            raise ValueError
+        host, sep, ip = text.partition(":")
+    if ip.startswith("[") and ip.endswith("]"):
+        ip = ip[1:-1]
+    if not host or not sep or any(c.isspace() for c in host):
+        raise _flag_error(text, "--add-host", f'bad format for add-host: "{text}"')
+    from minictr.network.files import HOST_GATEWAY
+    if ip != HOST_GATEWAY:
         import ipaddress
-        ipaddress.ip_address(ip)
-    except ValueError:
-        raise _flag_error(text, "--add-host", f"invalid argument: {text}") from None
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise _flag_error(text, "--add-host", f'invalid IP address in add-host: "{ip}"') from None
     return host, ip
 
 

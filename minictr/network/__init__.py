@@ -23,7 +23,6 @@ _EXPORTS = {
     "Endpoint": "minictr.network.records",
     "PortMapping": "minictr.network.records",
     "NetworkConfig": "minictr.network.config",
-    "parse_publish": "minictr.network.ports",
     "NetworkError": "minictr.network.errors",
     "NetworkConfigError": "minictr.network.errors",
     "NetworkNotFound": "minictr.network.errors",

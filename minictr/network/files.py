@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 
-from minictr.network.errors import NetworkConfigError
 
 # docker's default records (libnetwork/etchosts)
 DEFAULT_HOSTS = (
@@ -22,24 +21,6 @@ DEFAULT_HOSTS = (
 )
 FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")  # docker's, when the host has only loopback resolvers
 HOST_GATEWAY = "host-gateway"
-
-
-def parse_add_host(text: str) -> tuple[str, str]:
-    """`--add-host name:ip` (or name=ip) → (name, ip); ip may be IPv6 or
-    "host-gateway" (the network's gateway, the host as seen from inside)."""
-    sep = "=" if "=" in text else ":"
-    name, _, address = text.partition(sep)
-    if address.startswith("[") and address.endswith("]"):
-        address = address[1:-1]
-    if not name or not address or any(c.isspace() for c in name):
-        raise NetworkConfigError(f"invalid argument {text!r} for --add-host: expected host:ip")
-    if address != HOST_GATEWAY:
-        import ipaddress
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            raise NetworkConfigError(f"invalid IP address in add-host: {address!r}") from None
-    return name, address
 
 
 def _hostnames(hostname: str) -> str:

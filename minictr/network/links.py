@@ -87,10 +87,10 @@ def attach(rt: RtnlSocket, bridge: str, host_veth: str, netns_path: str, mac: st
     already (its first network's) or gateway is None (internal networks).
     Returns the interface's name inside. Leaves nothing behind if it fails."""
     from minictr.network.netns import socket_in
+    from minictr.network.errors import NetworkError
     from minictr.network.rtnl import NetlinkError
     link = rt.link(bridge)
     if link is None:
-        from minictr.network.errors import NetworkError
         raise NetworkError(f"bridge {bridge} does not exist (was it deleted by hand?)")
     fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -106,7 +106,6 @@ def attach(rt: RtnlSocket, bridge: str, host_veth: str, netns_path: str, mac: st
                 if e.errno != errno.EEXIST or rt.link(host_veth) is not None:
                     raise
         else:
-            from minictr.network.errors import NetworkError
             raise NetworkError(f"{netns_path}: no free interface name eth0..eth{MAX_INTERFACES - 1}")
         try:
             with socket_in(fd) as inner:

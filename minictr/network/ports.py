@@ -1,4 +1,5 @@
-"""Published ports: docker's `-p` syntax, and whether a host port is free.
+"""Published ports: whether a host port is free, and free ones picked (the
+`-p` syntax itself is minictr.engine.options.parse_publish).
 
 A port is taken if another endpoint in the database publishes it, or if
 any socket on the host holds it: we try to bind it (SO_REUSEADDR, so a
@@ -8,40 +9,10 @@ from __future__ import annotations
 import errno
 import socket
 
-from minictr.network.errors import NetworkConfigError, NetworkError, PortAllocated
+from minictr.network.errors import NetworkError, PortAllocated
 from minictr.network.records import PortMapping
 
 EPHEMERAL_TRIES = 64
-
-
-def _port_range(text: str, what: str) -> list[int]:
-    first, _, last = text.partition("-")
-    try:
-        low, high = int(first), int(last or first)
-    except ValueError:
-        raise NetworkConfigError(f"invalid {what} port {text!r}") from None
-    if not 0 < low <= high < 65536:
-        raise NetworkConfigError(f"invalid {what} port {text!r}: expected 1-65535")
-    return list(range(low, high + 1))
-
-
-def parse_publish(spec: str) -> list[PortMapping]:
-    """`[ip:][hostPort:]containerPort[/proto]`, ports or equal-length ranges:
-    "80", "8080:80", "127.0.0.1:8080:80/udp", "127.0.0.1::80", "8000-8001:80-81"."""
-    text, _, proto = spec.partition("/")
-    proto = proto or "tcp"
-    parts = text.rsplit(":", 2)
-    host_ip, host_part, container_part = ([""] * (3 - len(parts)) + parts)
-    if not container_part:
-        raise NetworkConfigError(f"invalid publish spec {spec!r}: no container port")
-    container_ports = _port_range(container_part, "container")
-    host_ports = _port_range(host_part, "host") if host_part else [0] * len(container_ports)
-    if len(host_ports) != len(container_ports):
-        if len(container_ports) == 1 and host_part:
-            raise NetworkConfigError(f"invalid publish spec {spec!r}: a host port range needs a container port "
-                                     "range of the same length")
-        raise NetworkConfigError(f"invalid publish spec {spec!r}: port ranges of different lengths")
-    return [PortMapping(host_ip, h, c, proto) for h, c in zip(host_ports, container_ports)]
 
 
 def _socket_for(proto: str) -> socket.socket:

@@ -21,7 +21,7 @@ from minictr.runtime import host_mounts
 from minictr.runtime import mount_options as mo
 from minictr.runtime.errors import ContainerNotFound, RuntimeFailure
 from minictr.runtime.hooks import hook_dicts, run_hooks
-from minictr.runtime.plan import CLONE_NEWCGROUP, MountStep, plan_container
+from minictr.runtime.plan import MountStep, plan_container
 from minictr.runtime.spawn import Callbacks, spawn
 from minictr.runtime.state import (ContainerState, StateStore, now_rfc3339, oci_state, proc_alive,
                                    proc_start_time, status)
@@ -207,9 +207,9 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
         def on_hooks(pid: int) -> None:
             st.pid = pid
             state = oci_state(st, "creating")
-            for path, status in ((plan.create_state_json, "creating"), (plan.state_json, "created")):
+            for path, phase in ((plan.create_state_json, "creating"), (plan.state_json, "created")):
                 with open(path, "w") as f:
-                    f.write(jsonio.dumps({**state, "status": status}))
+                    f.write(jsonio.dumps({**state, "status": phase}))
             # prestart sees "created", as the runtime-tools suite checks (runc
             # passes "creating"); createContainer hooks: the init runs those
             run_hooks("prestart", hook_dicts(hooks["prestart"]), {**state, "status": "created"})

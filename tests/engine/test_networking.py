@@ -169,3 +169,25 @@ def test_explain_shows_the_engine_steps(mc):
     for expected in ("mount overlay", "ip link add vmc", "route add default via", "iptables -t nat -A MINICTR-DNAT",
                      f"--dport {port}", "open(exec.fifo", "iptables -t nat -D MINICTR-DNAT", "umount2"):
         assert expected in steps, expected
+
+
+def test_add_host_and_dns_reach_the_containers_files(mc):
+    """--add-host (name:ip, name=ipv6, host-gateway: the bridge's own
+    address) and --dns, in the container's /etc/hosts and resolv.conf."""
+    gateway = mc.subnet.rsplit(".", 1)[0] + ".1"
+    res = mc("run", "--rm", "--add-host", "db:10.1.2.3", "--add-host", "v6=fd00::7", "--add-host",
+             "host.docker.internal:host-gateway", "--dns", "10.9.9.9", "busybox", "sh", "-c",
+             "cat /etc/hosts; echo ---; cat /etc/resolv.conf", check=True)
+    hosts, resolv = res.stdout.split("---\n")
+    lines = [line.split() for line in hosts.splitlines()]
+    assert ["10.1.2.3", "db"] in lines and ["fd00::7", "v6"] in lines
+    assert [gateway, "host.docker.internal"] in lines
+    assert "nameserver 10.9.9.9" in resolv.splitlines()
+
+
+def test_add_host_bad_value_is_refused_before_anything_is_made(mc):
+    res = mc("run", "--rm", "--add-host", "db:999.1.1.1", "busybox", "true")
+    assert res.returncode == 125
+    assert res.stderr.strip() == ('Error: invalid argument "db:999.1.1.1" for "--add-host" flag: '
+                                  'invalid IP address in add-host: "999.1.1.1"')
+    assert mc("ps", "-aq").stdout == ""

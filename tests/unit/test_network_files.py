@@ -1,11 +1,7 @@
 """hosts, resolv.conf and hostname content as docker writes them."""
 import os
 
-import pytest
-
-from minictr.network.errors import NetworkConfigError
-from minictr.network.files import (parse_add_host, render_hosts, render_resolv, write_container_files,
-                                   write_in_place)
+from minictr.network.files import render_hosts, render_resolv, write_container_files, write_in_place
 
 DEFAULTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
             "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
@@ -24,16 +20,6 @@ def test_hosts_order_extra_own_then_peers():
 
 def test_host_gateway_waits_for_the_gateway():
     assert render_hosts("box", None, [("gw", "host-gateway"), ("db", "10.0.0.9")]) == DEFAULTS + "10.0.0.9\tdb\n"
-
-
-def test_add_host_parsing():
-    assert parse_add_host("db:10.0.0.9") == ("db", "10.0.0.9")
-    assert parse_add_host("v6=::1") == ("v6", "::1")
-    assert parse_add_host("v6:[2001:db8::1]") == ("v6", "2001:db8::1")
-    assert parse_add_host("gw:host-gateway") == ("gw", "host-gateway")
-    for bad in ("noip", ":1.2.3.4", "db:999.1.1.1"):
-        with pytest.raises(NetworkConfigError):
-            parse_add_host(bad)
 
 
 def test_resolv_drops_loopback_nameservers_and_falls_back_to_docker_defaults():

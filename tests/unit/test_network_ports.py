@@ -1,26 +1,12 @@
-"""-p syntax, port clashes, and the iptables rules planned for a port."""
+"""Port clashes, and the iptables rules planned for a port."""
 import socket
 
 import pytest
 
-from minictr.network.errors import NetworkConfigError, PortAllocated
-from minictr.network.ports import check_free, parse_publish, resolve
+from minictr.network.errors import PortAllocated
+from minictr.network.ports import check_free, resolve
 from minictr.network.records import PortMapping
 from minictr.network.rules import base_specs, network_specs, port_specs
-
-
-def test_parse_publish_forms():
-    assert parse_publish("80") == [PortMapping("", 0, 80, "tcp")]
-    assert parse_publish("8080:80") == [PortMapping("", 8080, 80, "tcp")]
-    assert parse_publish("127.0.0.1:8080:80/udp") == [PortMapping("127.0.0.1", 8080, 80, "udp")]
-    assert parse_publish("127.0.0.1::80") == [PortMapping("127.0.0.1", 0, 80, "tcp")]
-    assert parse_publish("8000-8001:80-81") == [PortMapping("", 8000, 80), PortMapping("", 8001, 81)]
-
-
-@pytest.mark.parametrize("spec", ["", "http", "8080:", "70000", "80/sctp", "1.2.3:80:80", "8000-8002:80-81"])
-def test_parse_publish_errors(spec):
-    with pytest.raises(NetworkConfigError):
-        parse_publish(spec)
 
 
 def test_clashes():
