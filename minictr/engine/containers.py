@@ -43,6 +43,8 @@ class Engine:
         self._volumes = None
         self._drivers: dict = {}
         self._made_here: set[str] = set()   # created by this process: nothing of theirs exists yet
+        self._image_records: dict = {}
+        self._image_configs: dict = {}
 
     def close(self) -> None:
         self.images.close()
@@ -92,6 +94,7 @@ class Engine:
             image = self.images.records.lookup(spec.image)
         if name and not options.valid_container_name(name):
             raise InvalidOption(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        self._image_records[image.id] = image
         image_config = self.image_config(image)
         bundle.command(spec, image_config)      # "No command specified" now, not at start
         bundle.resources(spec)                  # memory/swap rules
@@ -117,8 +120,19 @@ class Engine:
         return self.records.get(container_id)
 
     def image_config(self, image) -> dict:
-        from minictr.image.views import config_of
-        return config_of(self.images, image).config
+        """The image's container config (read and verified once per process:
+        an image ID names fixed content). Not to be changed by the caller."""
+        if image.id not in self._image_configs:
+            from minictr.image.views import config_of
+            self._image_configs[image.id] = config_of(self.images, image).config
+        return self._image_configs[image.id]
+
+    def image_of(self, rec: ContainerRecord):
+        """The container's image record (looked up once per process: `run`
+        finds it at create and needs it again at start)."""
+        if rec.image_id not in self._image_records:
+            self._image_records[rec.image_id] = self.images.records.get(rec.image_id)
+        return self._image_records[rec.image_id]
 
     def _check_network(self, spec: ContainerSpec) -> None:
         mode = spec.network
@@ -151,7 +165,7 @@ class Engine:
 
     def _start(self, rec: ContainerRecord, attach=None) -> ContainerRecord:
         spec, paths = rec.spec, self.paths(rec.id)
-        image = self.images.records.get(rec.image_id)
+        image = self.image_of(rec)
         image_config = self.image_config(image)
         driver = self.driver(rec)
         shim_pid = 0
@@ -261,7 +275,7 @@ class Engine:
                 return rec
             exit_info = self._exit_info(rec)
             handled = exit_info is not None and exit_info["finished_at"] == rec.finished_at
-            oom = self._oom_killed(rec)
+            oom = exit_info is None and self._oom_killed(rec)   # else the shim has recorded it
             self._teardown(rec)
             if rec.status not in ACTIVE and handled:
                 return rec
@@ -344,7 +358,7 @@ class Engine:
     def stop_signal(self, rec: ContainerRecord) -> int:
         text = rec.spec.stop_signal
         if not text:
-            text = self.image_config(self.images.records.get(rec.image_id)).get("StopSignal") or "SIGTERM"
+            text = self.image_config(self.image_of(rec)).get("StopSignal") or "SIGTERM"
         return options.parse_signal(text)
 
     def stop(self, rec: ContainerRecord, timeout: float | None = None, sig: int | None = None) -> ContainerRecord:

@@ -36,7 +36,7 @@ class ShimStart:
     """The fds of one launch. `launch` goes to the runtime's create; after
     it returned, close_container_ends(); send_pid(); wait_ready()."""
 
-    def __init__(self, root: str, paths: ContainerPaths, spec: ContainerSpec):
+    def __init__(self, root: str, paths: ContainerPaths, spec: ContainerSpec, oom_file: str | None = None):
         from minictr.engine.shim import ShimOptions
         from minictr.runtime.spawn import Launch
         self._theirs: list[int] = []     # the shim's ends (and the container's), closed once it has them
@@ -60,7 +60,7 @@ class ShimStart:
         self._theirs = list(fds.values()) + [fd for fd in stdio if fd >= 0]
         opts = ShimOptions(dir=paths.run_dir, log_path=paths.log, log_max_size=spec.log_max_size,
                            log_max_file=spec.log_max_file, exit_command=exit_command(root, paths.id),
-                           terminal=spec.tty, stdin=spec.open_stdin)
+                           terminal=spec.tty, stdin=spec.open_stdin, oom_file=oom_file)
         argv = opts.argv(**fds)
         self.launch = Launch(path=argv[0], argv=argv[1:], stdio=tuple(stdio), keep=tuple(fds.values()))
 

@@ -54,7 +54,7 @@ def _publish_list(rec: ContainerRecord, engine) -> list[dict]:
     out = list(spec.publish)
     if spec.publish_all:
         taken = {(p["container_port"], p["proto"]) for p in out}
-        config = engine.image_config(engine.images.records.get(rec.image_id))
+        config = engine.image_config(engine.image_of(rec))
         for key in (config.get("ExposedPorts") or {}):
             port, _, proto = key.partition("/")
             if port.isdigit() and (int(port), proto or "tcp") not in taken:

@@ -27,7 +27,7 @@ class InProcess:
         """Creates under a new shim; returns (container pid, shim pid)."""
         from minictr.engine.launch import ShimStart
         from minictr.runtime import lifecycle
-        shim = ShimStart(engine.root, paths, rec.spec)
+        shim = ShimStart(engine.root, paths, rec.spec, oom_file=oom_file(rec.id))
         try:
             st = lifecycle.create(self.store, rec.id, paths.bundle, console_fd=shim.console_fd, launch=shim.launch)
             shim.close_container_ends()
@@ -114,7 +114,7 @@ class External:
             command += ["--console-socket", console]
         opts = ShimOptions(dir=paths.run_dir, log_path=paths.log, log_max_size=spec.log_max_size,
                            log_max_file=spec.log_max_file, exit_command=exit_command(engine.root, rec.id),
-                           terminal=spec.tty, stdin=spec.open_stdin)
+                           terminal=spec.tty, stdin=spec.open_stdin, oom_file=oom_file(rec.id))
         try:
             proc = start(opts, command + [rec.id], runtime_pid_file=pid_file, console_socket=console)
         except CreateFailed as e:
@@ -155,3 +155,15 @@ class External:
 
     def resume(self, container_id: str) -> None:
         self._run("resume", container_id)
+
+
+def oom_file(container_id: str) -> str | None:
+    """The file where the kernel will count the container's OOM kills (its
+    cgroup is made by the runtime, at the path the bundle names): the shim
+    reads it at the start and at the exit, for State.OOMKilled."""
+    from minictr.engine.bundle import cgroups_path
+    from minictr.runtime import cgroups
+    try:
+        return cgroups.open_manager(cgroups_path(container_id), container_id).oom_file()
+    except (OSError, cgroups.CgroupError):
+        return None

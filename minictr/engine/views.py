@@ -22,7 +22,7 @@ def parse_time(text: str) -> float | None:
 
 def command_text(engine, rec: ContainerRecord) -> str:
     try:
-        args = bundle.command(rec.spec, engine.image_config(engine.images.records.get(rec.image_id)))
+        args = bundle.command(rec.spec, engine.image_config(engine.image_of(rec)))
     except Exception:
         args = list(rec.spec.cmd or [])
     return " ".join(args)

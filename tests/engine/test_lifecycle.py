@@ -253,3 +253,27 @@ def test_explain_into_a_closed_pipe_still_cleans_up(mc, lines):
     cleanup) does not."""
     _read_lines_then_close(mc, lines, "--explain", "run", "--rm", "--network", "none", "busybox", "true")
     _nothing_left(mc)
+
+
+@pytest.mark.parametrize("runtime", ["", "runc"])
+def test_an_oom_kill_shows_in_inspect(mc, runtime):
+    """A process over its --memory (no swap beyond it) is killed by the
+    kernel: exit 137 and State.OOMKilled, as docker reports it; a container
+    that stays under its limit is not marked."""
+    import shutil
+    flags = []
+    if runtime:
+        if not shutil.which(runtime):
+            pytest.skip(f"{runtime} not installed (apt install {runtime})")
+        flags = ["--runtime", shutil.which(runtime)]
+    request_cleanup_of(mc, "hungry")
+    request_cleanup_of(mc, "modest")
+    limit = ["--network", "none", "--memory", "16m", "--memory-swap", "16m"]
+    res = mc("run", "--name", "hungry", *flags, *limit, "busybox", "sh", "-c",
+             'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived', timeout=120)
+    assert res.returncode == 137 and "survived" not in res.stdout
+    state = mc.inspect_container("hungry")["State"]
+    assert state["OOMKilled"] is True and state["ExitCode"] == 137
+    mc("run", "--name", "modest", *flags, *limit, "busybox", "sh", "-c", "x=$(head -c 1000 /dev/zero)", check=True)
+    assert mc.inspect_container("modest")["State"]["OOMKilled"] is False
+    mc("rm", "hungry", "modest", check=True)

@@ -23,8 +23,23 @@ def _unescape(field: str) -> str:
     return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
 
 
-def mounted_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[Hierarchy]:
-    """Every cgroup/cgroup2 mount, first mount of each hierarchy only."""
+_OWN_MOUNTINFO = "/proc/self/mountinfo"
+_seen: list[Hierarchy] | None = None
+
+
+def mounted_hierarchies(mountinfo: str = _OWN_MOUNTINFO) -> list[Hierarchy]:
+    """Every cgroup/cgroup2 mount, first mount of each hierarchy only. Our
+    own mount table is read once per process: a container start asks three
+    times, and the host's cgroup mounts do not change under it."""
+    global _seen
+    if mountinfo == _OWN_MOUNTINFO:
+        if _seen is None:
+            _seen = _read_hierarchies(mountinfo)
+        return list(_seen)
+    return _read_hierarchies(mountinfo)
+
+
+def _read_hierarchies(mountinfo: str) -> list[Hierarchy]:
     found: dict[str, Hierarchy] = {}
     with open(mountinfo) as f:
         for line in f:

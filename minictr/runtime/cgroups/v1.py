@@ -178,6 +178,11 @@ class V1Manager:
             if freezer:
                 files.write(freezer, "freezer.state", "THAWED", "let them receive the signal")
 
+    def oom_file(self) -> str | None:
+        """Where the kernel counts this cgroup's OOM kills ("oom_kill N")."""
+        d = self._dir("memory")
+        return os.path.join(d, "memory.oom_control") if d else None
+
     def oom_kill_count(self) -> int:
         d = self._dir("memory")
         return files.read_keyed(d, "memory.oom_control").get("oom_kill", 0) if d else 0

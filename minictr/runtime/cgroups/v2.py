@@ -129,6 +129,10 @@ class V2Manager:
             except ProcessLookupError:
                 pass
 
+    def oom_file(self) -> str | None:
+        """Where the kernel counts this cgroup's OOM kills ("oom_kill N")."""
+        return os.path.join(self.path, "memory.events")
+
     def oom_kill_count(self) -> int:
         return files.read_keyed(self.path, "memory.events").get("oom_kill", 0)
 
