@@ -397,7 +397,7 @@ def cp(engine, src: str, dest: str, follow: bool = False, archive: bool = False,
     if dst_container and rec.spec.read_only:
         raise EngineError("container rootfs is marked read-only")
     try:
-        with container_root(engine, rec) as root:
+        with container_root(engine, rec, with_mounts=True) as root:
             inside = _Side(root, name)
             try:
                 if src_container:

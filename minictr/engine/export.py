@@ -180,12 +180,18 @@ class _Exactly:
 
 
 @contextlib.contextmanager
-def container_root(engine, rec):
+def container_root(engine, rec, with_mounts: bool = False):
     """The container's merged root as a host path: its live mount while it
-    runs, else its overlay mounted for the call."""
+    runs, else its overlay mounted for the call. with_mounts: a running
+    container's root as it sees it, its volumes and bind mounts in place
+    (/proc/PID/root), as docker cp copies through them."""
     from minictr.engine.rootfs import is_mounted, mount_rootfs, unmount_rootfs
     paths = engine.paths(rec.id)
-    if engine.refresh(rec).status in ("running", "paused") and is_mounted(paths.rootfs):
+    rec = engine.refresh(rec)
+    if rec.status in ("running", "paused") and with_mounts and rec.pid:
+        yield f"/proc/{rec.pid}/root"
+        return
+    if rec.status in ("running", "paused") and is_mounted(paths.rootfs):
         yield paths.rootfs
         return
     with engine.lock(rec.id):

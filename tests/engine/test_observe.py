@@ -95,3 +95,29 @@ def test_stats_engine_function_without_the_cli(mc, running):
     finally:
         engine.close()
     assert usage.running and usage.pids == 1 and usage.mem_usage > 0 and usage.mem_limit > usage.mem_usage
+
+
+def test_stats_streams_a_redrawn_table_with_cpu_from_samples(mc):
+    """Without --no-stream: the table is redrawn (docker's clear-screen
+    sequence) until interrupted; CPU % comes from the change between two
+    samples, so a spinning shell shows most of a CPU, a sleeping one none."""
+    import signal
+    import subprocess
+    import time
+    mc.run_detached("--name", "spinner", "--network", "none", "--memory", "64m", "busybox", "sh", "-c",
+                    "while :; do :; done")
+    mc.run_detached("--name", "sleeper", "--network", "none", "busybox", "sleep", "600")
+    try:
+        proc = mc.popen("stats", "spinner", "sleeper", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(3.0)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        frames = [f for f in out.decode().split("\x1b[2J\x1b[H") if f.strip()]
+        assert len(frames) >= 3, out
+        last = {line.split()[1]: line.split() for line in frames[-1].splitlines()[1:]}
+        assert set(last) == {"spinner", "sleeper"}
+        assert float(last["spinner"][2].rstrip("%")) > 40
+        assert float(last["sleeper"][2].rstrip("%")) < 5
+        assert last["spinner"][5] == "64MiB"          # MEM USAGE / LIMIT: the --memory limit
+    finally:
+        mc("rm", "-f", "spinner", "sleeper", timeout=60)

@@ -89,3 +89,28 @@ def test_bad_input_one_clear_line(mc, args, message):
 def test_rm_force_ignores_a_missing_volume(mc):
     res = mc("volume", "rm", "-f", "never-was")
     assert res.returncode == 0 and res.stdout == "" and res.stderr == ""
+
+
+def test_cp_goes_through_a_running_containers_volumes_and_bind_mounts(mc, tmp_path):
+    """docker cp copies into and out of what is mounted in the container
+    (a named volume, a bind mount), not the layer underneath."""
+    bound = tmp_path / "bound"
+    bound.mkdir()
+    mc.run_detached("--name", "withvol", "--network", "none", "-v", "cpvol:/data", "-v", f"{bound}:/bound",
+                    "busybox", "sleep", "600")
+    try:
+        src = tmp_path / "note"
+        src.write_text("through the volume\n")
+        mc("cp", str(src), "withvol:/data/note", check=True)
+        mc("cp", str(src), "withvol:/bound/note", check=True)
+        assert mc("exec", "withvol", "cat", "/data/note", check=True).stdout == "through the volume\n"
+        mountpoint = json.loads(mc("volume", "inspect", "cpvol", check=True).stdout)[0]["Mountpoint"]
+        assert open(os.path.join(mountpoint, "note")).read() == "through the volume\n"
+        assert (bound / "note").read_text() == "through the volume\n"
+        mc("exec", "withvol", "sh", "-c", "echo made inside > /data/inside", check=True)
+        mc("cp", "withvol:/data/inside", str(tmp_path / "out"), check=True)
+        assert (tmp_path / "out").read_text() == "made inside\n"
+        assert "data/note" not in mc("diff", "withvol", check=True).stdout   # not in the container's layer
+    finally:
+        mc("rm", "-f", "withvol", timeout=60)
+        mc("volume", "rm", "cpvol")
