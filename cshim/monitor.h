@@ -96,6 +96,7 @@ void log_flush(void);             /* partial lines at the end */
 /* monitor_attach.c */
 int attach_listen(void);
 int attach_pollfds(struct pollfd *pfd, int max);
+void attach_accept(struct pollfd *pfd, int n);
 void attach_events(struct pollfd *pfd, int n);
 void attach_broadcast(int type, const char *p, size_t n);
 void attach_send_exit(int code);

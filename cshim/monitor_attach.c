@@ -204,11 +204,20 @@ int attach_pollfds(struct pollfd *pfd, int max)
     return n;
 }
 
+/* Before any output of this wakeup is read: a client that connected before
+ * the container could write (run attaches, then starts) must see all of it,
+ * even when its connection and the first output arrive in one wakeup. */
+void attach_accept(struct pollfd *pfd, int n)
+{
+    if (n >= 1 && pfd[0].revents)
+        accept_clients();
+}
+
 void attach_events(struct pollfd *pfd, int n)
 {
     if (n < 1)
         return;
-    int count = n - 1;                    /* clients accepted below are not in pfd */
+    int count = n - 1;                    /* clients accepted since poll are not in pfd */
     for (int i = 0; i < count && i < nclients; i++) {
         struct client *c = &clients[i];
         short ev = pfd[1 + i].revents;
@@ -232,8 +241,6 @@ void attach_events(struct pollfd *pfd, int n)
             drop(c);
         }
     }
-    if (pfd[0].revents)
-        accept_clients();
 }
 
 void attach_pause_input(int paused)

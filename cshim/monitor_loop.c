@@ -474,6 +474,7 @@ int loop_run(void)
             warnx_("poll: %s", strerror(errno));
             exit(1);
         }
+        attach_accept(pfd + W_COUNT, na);
         if (pfd[W_SIG].revents)
             read_sigfd();
         if (pfd[W_PIDFD].revents && S.pid_fd >= 0)

@@ -21,7 +21,7 @@ import time
 from minictr.engine import bundle, ids, layout, names, options
 from minictr.engine.errors import EngineError, InvalidOption, StartFailed
 from minictr.engine.records import ZERO_TIME, ContainerRecord, ContainerRecords
-from minictr.engine.rootfs import mount_rootfs, unmount_rootfs
+from minictr.engine.rootfs import rootfs_detach, rootfs_mount, unmount_rootfs
 from minictr.engine.spec import ContainerSpec
 from minictr.runtime import explain
 from minictr.runtime.state import StateStore, now_rfc3339, proc_alive
@@ -171,14 +171,16 @@ class Engine:
         shim_pid = 0
         try:
             from minictr.runtime.background import Background
-            mounting = Background(mount_rootfs, self.images.snapshots, [layer.chain_id for layer in image.layers],
-                                  paths.upper, paths.work, paths.rootfs)
+            mount = rootfs_mount(self.images.snapshots, [layer.chain_id for layer in image.layers], paths.upper,
+                                 paths.work, paths.rootfs)
+            mounting = Background(mount) if mount is not None else None
             try:
                 hostname = self._hostname(rec)
                 netns_path = self._joined_netns(spec)
                 files = self._write_network_files(rec, hostname)
             finally:
-                mounting.join()
+                if mounting is not None:
+                    mounting.join()
             from minictr.engine import users
             user = users.resolve(paths.rootfs, spec.user or image_config.get("User", ""))
             config = bundle.build_config(rec.id, spec, image_config, paths.rootfs, hostname, user, files,
@@ -336,7 +338,8 @@ class Engine:
         leaving=False: a start follows at once (keep the shared cgroup parent).
         The rootfs is detached beside the rest (its wait is the kernel's)."""
         from minictr.runtime.background import Background
-        unmounting = Background(unmount_rootfs, self.paths(rec.id).rootfs)
+        detach = rootfs_detach(self.paths(rec.id).rootfs)
+        unmounting = Background(detach) if detach is not None else None
         try:
             self.driver(rec).delete(rec.id)
             _remove_stray_cgroups(rec.id, parents=leaving)
@@ -345,7 +348,8 @@ class Engine:
                 from minictr.engine import netfiles
                 netfiles.disconnect(self, rec, netns_gone=not self._netns_shared(rec))
         finally:
-            unmounting.join()
+            if unmounting is not None:
+                unmounting.join()
 
     def _netns_shared(self, rec: ContainerRecord) -> bool:
         """Whether a running container joined this one's network namespace
