@@ -40,12 +40,21 @@ class V1Manager:
             made = files.make_dirs(path)
             self.made += made
             if "cpuset" in key.split(","):
-                self._inherit_cpuset(made)
+                self._inherit_cpuset(path, self.mountpoints.get(key, ""))
 
     @staticmethod
-    def _inherit_cpuset(made: list[str]) -> None:
-        """A new v1 cpuset starts empty and refuses tasks: copy the parent's."""
-        for d in made:
+    def _inherit_cpuset(path: str, mountpoint: str) -> None:
+        """A new v1 cpuset starts empty and refuses tasks: fill every empty
+        level from its parent, top down. Every level, not only the ones this
+        call made: a parent another start has just made may still be empty
+        (concurrent starts, the parent re-made after the last container
+        left; a child copied from it stayed empty and refused its task)."""
+        levels = []
+        d = path
+        while d.startswith(mountpoint + "/") and d != mountpoint:
+            levels.append(d)
+            d = os.path.dirname(d)
+        for d in reversed(levels):
             parent = os.path.dirname(d)
             for name in ("cpuset.cpus", "cpuset.mems"):
                 if not files.read(d, name).strip():
