@@ -19,17 +19,6 @@ _STARTS_CONTAINERS = {"run", "start", "restart", "exec"}
 _WITHOUT_CLICK = {"run", "create"}
 
 
-def _command_of(argv: list[str]) -> str | None:
-    """The subcommand's name, past the global options."""
-    args = iter(argv)
-    for arg in args:
-        if arg == "--root":
-            next(args, None)
-        elif not arg.startswith("-"):
-            return arg
-    return None
-
-
 def _global_options(argv: list[str]) -> tuple[str | None, bool, int] | None:
     """(--root, --explain, index of the command), as the click group reads
     them; None for any other global option (--help, --version)."""
@@ -49,11 +38,8 @@ def _global_options(argv: list[str]) -> tuple[str | None, bool, int] | None:
     return root, explain, i
 
 
-def _without_click(argv: list[str]) -> int | None:
+def _without_click(argv: list[str], options: tuple[str | None, bool, int]) -> int | None:
     """The exit status of a plain `run`/`create`; None to leave it to click."""
-    options = _global_options(argv)
-    if options is None:
-        return None
     root, explain, at = options
     from minictr.cli.container import fast_argv
     from minictr.cli.container.flags import CREATE_FLAGS, RUN_FLAGS
@@ -86,13 +72,14 @@ def _without_click(argv: list[str]) -> int | None:
 
 def entry() -> None:
     argv = sys.argv[1:]
-    command = _command_of(argv)
+    options = _global_options(argv)
+    command = argv[options[2]] if options is not None and options[2] < len(argv) else None
     warm = command in _STARTS_CONTAINERS
     if warm:
         from minictr.runtime.cgroups import warmup
         warmup.start()
     try:
-        code = _without_click(argv) if command in _WITHOUT_CLICK else None
+        code = _without_click(argv, options) if command in _WITHOUT_CLICK else None
         if code is None:
             from minictr.cli.main import main
             main()

@@ -1,5 +1,5 @@
 """How a command's failure reaches the user: one line on stderr and an exit
-status, whichever way the command was parsed (click, or minictr.cli.fast)."""
+status, whichever way the command was parsed (click, or minictr.cli.entry)."""
 from __future__ import annotations
 
 import os

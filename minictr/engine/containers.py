@@ -19,7 +19,7 @@ import os
 import time
 
 from minictr.engine import bundle, ids, layout, names, options
-from minictr.engine.errors import EngineError, InvalidOption, StartFailed
+from minictr.engine.errors import EngineError, InvalidOption, StartFailed, program_failure_code
 from minictr.engine.records import ZERO_TIME, ContainerRecord, ContainerRecords
 from minictr.engine.rootfs import rootfs_detach, rootfs_mount, unmount_rootfs
 from minictr.engine.spec import ContainerSpec
@@ -657,10 +657,6 @@ def _loopback_up(netns_path: str) -> None:
 
 
 def _start_failure_code(message: str) -> int:
-    """docker's codes for a failed start: 127 command not found, 126 not
-    executable, else 128."""
-    if "no such file or directory" in message or "not found" in message:
-        return 127
-    if "permission denied" in message.lower() or "is a directory" in message.lower():
-        return 126
-    return 128
+    """State.ExitCode of a failed start, as docker's daemon records it:
+    127 or 126 for a program that cannot run, else 128."""
+    return program_failure_code(message) or 128

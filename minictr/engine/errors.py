@@ -30,17 +30,22 @@ class InvalidOption(EngineError):
     exit_code = 125
 
 
+def program_failure_code(reason: str) -> int | None:
+    """127 when the container's program is not there, 126 when it cannot be
+    executed (or is a directory), as docker (and a shell) say; None for any
+    other reason a start failed."""
+    low = reason.lower()
+    if "no such file or directory" in low or "not found" in low:
+        return 127
+    if "permission denied" in low or "is a directory" in low:
+        return 126
+    return None
+
+
 class StartFailed(EngineError):
     """The runtime could not start the container's process; the exit code
-    docker's CLI gives: 127 no such program, 126 not executable (or a
-    directory), else 125."""
+    docker's CLI gives: 127 or 126 (program_failure_code), else 125."""
 
     def __init__(self, reason: str):
         super().__init__(f"failed to start the container: {reason}")
-        low = reason.lower()
-        if "no such file or directory" in low or "not found" in low:
-            self.exit_code = 127
-        elif "permission denied" in low or "is a directory" in low:
-            self.exit_code = 126
-        else:
-            self.exit_code = 125
+        self.exit_code = program_failure_code(reason) or 125

@@ -1,7 +1,7 @@
 """The flags of `run` and `create` (docker's names and short forms) as one
 table, and their values turned into an engine ContainerSpec; every value is
 checked here, before anything is made. Free of click: a plain `run` is
-parsed without it (minictr.cli.fast)."""
+parsed without it (minictr.cli.entry)."""
 from __future__ import annotations
 
 from minictr.engine import options

@@ -3,7 +3,7 @@ foreground run attaches before the process starts (no output is lost),
 proxies stdio (a real pty with -t), and cleans up itself when the
 container exits (the shim is told so); `-d` prints the ID and leaves the
 container to its shim. Free of click, as the flag table is: a plain `run`
-comes here straight from the console script (minictr.cli.fast)."""
+comes here straight from the console script (minictr.cli.entry)."""
 from __future__ import annotations
 
 import sys

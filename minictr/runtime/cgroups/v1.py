@@ -49,9 +49,9 @@ class V1Manager:
         call made: a parent another start has just made may still be empty
         (concurrent starts, the parent re-made after the last container
         left; a child copied from it stayed empty and refused its task)."""
-        levels = []
-        d = path
-        while d.startswith(mountpoint + "/") and d != mountpoint:
+        levels = [path]
+        d = os.path.dirname(path)
+        while mountpoint and d.startswith(mountpoint + "/"):
             levels.append(d)
             d = os.path.dirname(d)
         for d in reversed(levels):
