@@ -63,8 +63,8 @@ def _without_click(argv: list[str], options: tuple[str | None, bool, int]) -> in
     except SystemExit:
         raise
     except BaseException as e:
-        from minictr.cli.failures import report
-        code = report(e)
+        from minictr.cli.failures import ENGINE_FAILURE_CODE, report
+        code = report(e, ENGINE_FAILURE_CODE.get(command, 1))
         if code is None:
             raise
         return code

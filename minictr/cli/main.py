@@ -55,11 +55,14 @@ class LazyGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as e:
+            e.exit_code = 125   # docker's CLI: a bad flag or argument exits 125
+            raise
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
             raise
         except BaseException as e:
-            from minictr.cli.failures import report
-            code = report(e)
+            from minictr.cli.failures import ENGINE_FAILURE_CODE, report
+            code = report(e, ENGINE_FAILURE_CODE.get(ctx.invoked_subcommand, 1))
             if code is None:
                 raise
             ctx.exit(code)

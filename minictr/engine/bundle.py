@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from minictr.engine.errors import EngineError
+from minictr.engine.errors import EngineError, InvalidOption
 from minictr.engine.spec import ContainerSpec
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -20,6 +20,7 @@ MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/pro
                 "/sys/devices/virtual/powercap"]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 CPU_PERIOD = 100_000
+MIN_MEMORY = 6 << 20   # dockerd's linuxMinMemory
 
 
 def cgroups_path(container_id: str) -> str:
@@ -55,10 +56,31 @@ def environment(spec: ContainerSpec, image_config: dict, hostname: str) -> list[
     return list(merged.values())
 
 
-def capabilities(spec: ContainerSpec) -> list[str]:
+def own_bounding_set() -> set[str]:
+    """The capabilities this engine process may pass on (its CapBnd): a host
+    or a parent container may lack some, CAP_SYS_RESOURCE here for one."""
     from minictr.runtime.capabilities import NAMES, last_cap
+    try:
+        with open("/proc/self/status") as f:
+            line = next(l for l in f if l.startswith("CapBnd:"))
+        bits = int(line.split()[1], 16)
+    except (OSError, StopIteration, ValueError):
+        bits = (1 << (last_cap() + 1)) - 1
+    return {name for i, name in enumerate(NAMES[:last_cap() + 1]) if bits >> i & 1}
+
+
+def _all_grantable() -> list[str]:
+    """--privileged and --cap-add ALL: every capability we hold, as podman
+    grants them, rather than failing capset for one the host withholds."""
+    from minictr.runtime.capabilities import NAMES, last_cap
+    own = own_bounding_set()
+    return [name for name in NAMES[:last_cap() + 1] if name in own]
+
+
+def capabilities(spec: ContainerSpec) -> list[str]:
+    from minictr.runtime.capabilities import NAMES
     if spec.privileged:
-        return NAMES[:last_cap() + 1]
+        return _all_grantable()
     caps = list(DEFAULT_CAPS)
 
     def norm(name: str) -> str:
@@ -68,34 +90,53 @@ def capabilities(spec: ContainerSpec) -> list[str]:
     adds = [norm(c) for c in spec.cap_add]
     for name in drops + adds:
         if name != "ALL" and name not in NAMES:
-            raise EngineError(f"unknown capability: \"{name}\"")
+            raise InvalidOption(f"unknown capability: \"{name}\"")
     if "ALL" in drops:
         caps = []
     caps = [c for c in caps if c not in drops]
     if "ALL" in adds:
-        return NAMES[:last_cap() + 1]
+        return _all_grantable()
+    own = own_bounding_set()
     for c in adds:
+        if c not in own:
+            raise InvalidOption(f"--cap-add {c[4:]}: this host does not let minictr grant {c} "
+                                f"(it is not in the engine's bounding set)")
         if c not in caps:
             caps.append(c)
-    return caps
+    return [c for c in caps if c in own]
+
+
+def seccomp(spec: ContainerSpec, caps: list[str]) -> dict | None:
+    """docker's choice: no filter for --privileged or seccomp=unconfined,
+    else the user's profile or the default, resolved for these capabilities."""
+    from minictr.engine import seccomp_profile
+    if spec.privileged or spec.seccomp_profile == "unconfined":
+        return None
+    if spec.seccomp_profile:
+        profile = seccomp_profile.parse_profile(spec.seccomp_profile, "(--security-opt seccomp)")
+    else:
+        profile = seccomp_profile.default_profile()
+    return seccomp_profile.resolve(profile, caps)
 
 
 def resources(spec: ContainerSpec) -> dict:
     res: dict = {"devices": [{"allow": spec.privileged, "access": "rwm"}]}
     memory = {}
     if spec.memory:
+        if spec.memory < MIN_MEMORY:
+            raise InvalidOption("Minimum memory limit allowed is 6MB")
         memory["limit"] = spec.memory
         if spec.memory_swap == -1:
             memory["swap"] = -1
         elif spec.memory_swap:
             if spec.memory_swap < spec.memory:
-                raise EngineError("Minimum memoryswap limit should be larger than memory limit, "
+                raise InvalidOption("Minimum memoryswap limit should be larger than memory limit, "
                                   "see usage")
             memory["swap"] = spec.memory_swap
         else:
             memory["swap"] = spec.memory * 2  # docker: as much swap as memory
     elif spec.memory_swap and spec.memory_swap != -1:
-        raise EngineError("You should always set the Memory limit when using Memoryswap limit, "
+        raise InvalidOption("You should always set the Memory limit when using Memoryswap limit, "
                           "see usage")
     if memory:
         res["memory"] = memory
@@ -183,7 +224,7 @@ def build_config(container_id: str, spec: ContainerSpec, image_config: dict, roo
         "env": environment(spec, image_config, hostname),
         "cwd": spec.workdir or image_config.get("WorkingDir") or "/",
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-        "noNewPrivileges": False,
+        "noNewPrivileges": spec.no_new_privileges,
     }
     if not os.path.isabs(process["cwd"]):
         raise EngineError(f"the working directory '{process['cwd']}' is invalid, it needs to be an absolute path")
@@ -192,7 +233,10 @@ def build_config(container_id: str, spec: ContainerSpec, image_config: dict, roo
         "cgroupsPath": cgroups_path(container_id),
         "namespaces": namespaces(spec, netns_path),
     }
-    if not spec.privileged:
+    profile = seccomp(spec, caps)
+    if profile is not None:
+        linux["seccomp"] = profile
+    if not spec.privileged and not spec.unmask_systempaths:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
     all_mounts = mounts(spec, files, volume_sources)

@@ -158,6 +158,8 @@ class Engine:
                 return rec
             if rec.status == "paused":
                 raise EngineError("cannot start a paused container, try unpause instead")
+            if rec.status == "removing":
+                raise EngineError(f"container {rec.id} is marked for removal and cannot be started")
             if rec.id not in self._made_here:   # what an interrupted start may have left
                 self._teardown(rec, leaving=False)
             self._made_here.discard(rec.id)
@@ -267,6 +269,8 @@ class Engine:
                 rec = self.records.get(container_id)
             except EngineError:
                 return None
+            if rec.status == "removing":
+                return rec   # an `rm` has it (or was killed: the next `rm` finishes)
             actual = self._runtime_status(rec)
             if actual in ("running", "paused") or (actual == "created" and rec.status != "created"):
                 if rec.status == "created":
@@ -449,9 +453,11 @@ class Engine:
             verb = "paused" if rec.status == "paused" else "running"
             raise EngineError(f"cannot remove container \"/{rec.name}\": container is {verb}: stop the "
                               "container before removing or force remove")
-        if rec.status in ACTIVE:
-            self.records.update(rec.id, stopped_by_user=1)
         with self.lock(rec.id):
+            # marked first, the record goes last: a CLI killed in between
+            # leaves a container `ps -a` shows as "Removal In Progress" and
+            # that `rm` finishes, never files that belong to no record
+            self.records.update(rec.id, status="removing", stopped_by_user=1)
             self._teardown(rec)
             if rec.shim_pid and _is_our_shim(rec.shim_pid, rec.id):
                 try:
@@ -465,14 +471,51 @@ class Engine:
         anonymous volumes)."""
         paths = self.paths(container_id)
         unmount_rootfs(paths.rootfs)
-        self.records.remove(container_id)
-        self.images.records.release(f"container:{container_id}")
-        _remove_tree(paths.dir)
-        _remove_tree(paths.run_dir)
         if remove_volumes:
             for volume in spec.volumes:
                 if volume.get("anonymous") and self.volumes.exists(volume["source"]):
                     _remove_tree(os.path.dirname(self.volumes.path(volume["source"])))
+        _remove_tree(paths.run_dir)
+        _remove_tree(paths.dir)
+        self.images.records.release(f"container:{container_id}")
+        self.records.remove(container_id)   # last: until here, `rm` again finishes the job
+
+    def sweep_orphans(self) -> list[str]:
+        """Remove what belongs to no record (a removal killed by an older
+        minictr, or a tree a busy mount kept): container and shim dirs,
+        runtime state, cgroups, image leases. The dirs are listed before the
+        records are read: create adds its record before it makes a dir, so a
+        container being made now is never taken for an orphan."""
+        from minictr.engine import runtimes
+        from minictr.runtime.errors import RuntimeFailure
+        found: set[str] = set()
+        for parent in (os.path.join(self.root, "containers"), os.path.join(layout.run_root(self.root), "containers"),
+                       self.runtime.root):
+            try:
+                found.update(n for n in os.listdir(parent) if ids.is_id(n))
+            except FileNotFoundError:
+                pass
+        holders = {h.partition(":")[2] for h in self.images.records.holders("container:")}
+        orphans = sorted((found | holders) - self.records.ids())
+        for container_id in orphans:
+            with self.lock(container_id):
+                if self.records.find(container_id) is not None:
+                    continue
+                try:
+                    runtimes.InProcess(self.runtime).delete(container_id)
+                except (RuntimeFailure, OSError):
+                    pass
+                _remove_stray_cgroups(container_id)
+                paths = self.paths(container_id)
+                unmount_rootfs(paths.rootfs)
+                _remove_tree(paths.run_dir)
+                _remove_tree(paths.dir)
+                self.images.records.release(f"container:{container_id}")
+            try:
+                os.unlink(os.path.join(self.root, "locks", f"container-{container_id}.lock"))
+            except OSError:
+                pass
+        return orphans
 
     def wait(self, rec: ContainerRecord, poll: float = 0.01) -> int:
         """docker wait: block until the container is not running; its exit code."""

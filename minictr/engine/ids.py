@@ -10,6 +10,11 @@ def new_id() -> str:
     return os.urandom(32).hex()
 
 
+def is_id(text: str) -> bool:
+    """A full container ID (what new_id makes)."""
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
 def below(n: int) -> int:
     """A uniform integer in [0, n)."""
     limit = (1 << 64) - ((1 << 64) % n)

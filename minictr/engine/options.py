@@ -46,7 +46,12 @@ def parse_cpus(text: str) -> int:
         raise _flag_error(text, "--cpus", f"failed to parse {text} as a rational number") from None
     if value < 0 or value != value:
         raise _flag_error(text, "--cpus", "range of CPUs is from 0.01 to the number of CPUs available")
-    return int(round(value * 1e9))
+    nano = int(round(value * 1e9)) if value != float("inf") else -1
+    host = len(os.sched_getaffinity(0))
+    if nano and not 10_000_000 <= nano <= host * 1_000_000_000:
+        # dockerd's words
+        raise InvalidOption(f"Range of CPUs is from 0.01 to {host}.00, as there are only {host} CPUs available")
+    return nano
 
 
 def parse_restart(text: str) -> tuple[str, int]:

@@ -103,5 +103,8 @@ class ContainerRecords:
             f"AND json_extract(spec, '$.network') IN ({marks})", (container_id, *network_modes)).fetchone()
         return row[0]
 
+    def ids(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT id FROM containers")}
+
     def names(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT name FROM containers")}

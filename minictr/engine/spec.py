@@ -35,6 +35,10 @@ class ContainerSpec:
     cap_add: list = field(default_factory=list)
     cap_drop: list = field(default_factory=list)
     privileged: bool = False
+    security_opt: list = field(default_factory=list)  # --security-opt as given (HostConfig.SecurityOpt)
+    seccomp_profile: str = ""                   # "": docker's default; "unconfined"; else the profile's JSON
+    no_new_privileges: bool = False
+    unmask_systempaths: bool = False            # systempaths=unconfined: no masked or read-only /proc paths
     stop_signal: str = ""                       # "": the image's, else SIGTERM
     stop_timeout: int | None = None             # None: 10 s
     add_hosts: list = field(default_factory=list)  # [host, ip]

@@ -167,8 +167,10 @@ class Pruned:
 
 
 def prune_containers(engine, pruned: Pruned) -> None:
+    """Stopped containers, those a killed `rm` left half-removed, and the
+    files of containers that have no record any more."""
     for rec in engine.list(all_=True):
-        if rec.status in ("exited", "created", "dead"):
+        if rec.status in ("exited", "created", "dead", "removing"):
             size = dir_size(engine.paths(rec.id).upper)
             try:
                 engine.remove(rec)
@@ -176,6 +178,7 @@ def prune_containers(engine, pruned: Pruned) -> None:
                 continue   # started meanwhile
             pruned.containers.append(rec.id)
             pruned.reclaimed += size
+    pruned.containers += engine.sweep_orphans()
 
 
 def prune_networks(engine, pruned: Pruned) -> None:

@@ -4,7 +4,9 @@ no entry, a name must exist; without a group, the user's primary group;
 supplementary groups are those listing the user)."""
 from __future__ import annotations
 
-from minictr.engine.errors import EngineError
+from minictr.engine.errors import EngineError, InvalidOption
+
+MAX_ID = 2**31 - 1  # runc's range for uids and gids
 from minictr.engine.in_root import read_in_root
 
 
@@ -46,6 +48,9 @@ def resolve(root: str, spec: str) -> tuple[int, int, list[int]]:
             if match is None:
                 raise EngineError(f"unable to find group {group}: no matching entries in group file")
             gid = int(match[2])
+    for what, value in (("uid", uid), ("gid", gid)):
+        if not 0 <= value <= MAX_ID:
+            raise InvalidOption(f"-u, --user {spec}: {what} {value} is out of range (0-{MAX_ID})")
     extra = []
     if name is not None and not group:
         for g in groups:

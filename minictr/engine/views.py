@@ -44,6 +44,8 @@ def status_text(rec: ContainerRecord, now: float) -> str:
         return f"Exited ({rec.exit_code}) {human_duration(now - finished)} ago"
     if rec.status == "created":
         return "Created"
+    if rec.status == "removing":
+        return "Removal In Progress"
     return rec.status.capitalize()
 
 
@@ -161,6 +163,7 @@ def inspect(engine, rec: ContainerRecord) -> dict:
             "Dns": spec.dns,
             "ExtraHosts": [f"{h}:{ip}" for h, ip in spec.add_hosts] or None,
             "Privileged": spec.privileged,
+            "SecurityOpt": list(spec.security_opt) or (["label=disable"] if spec.privileged else None),
             "PublishAllPorts": spec.publish_all,
             "ReadonlyRootfs": spec.read_only,
             "Init": spec.init or None,

@@ -106,6 +106,11 @@ class ImageRecords:
         with transaction(self.conn) as c:
             c.execute("DELETE FROM image_leases WHERE holder=?", (holder,))
 
+    def holders(self, prefix: str) -> list[str]:
+        """Every lease holder whose name starts with prefix (`container:`)."""
+        return [r[0] for r in self.conn.execute("SELECT holder FROM image_leases WHERE substr(holder, 1, ?) = ?",
+                                                (len(prefix), prefix))]
+
     def lease_holders(self, image_id: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT holder FROM image_leases WHERE image_id=? ORDER BY holder",
                                                 (image_id,))]

@@ -148,9 +148,11 @@ class Reference:
 
 def _split_domain(name: str) -> tuple[str, str]:
     """docker's splitDockerDomain: the first component is a host only if it
-    looks like one (has `.` or `:`, is `localhost`, or has upper case)."""
+    looks like one (has `.` or `:`, or is `localhost`). docker also takes an
+    upper-case first component for a host, which sends `UPPER/case` to DNS;
+    here it stays a (so invalid) repository name, refused before any lookup."""
     first, sep, rest = name.partition("/")
-    if not sep or (not any(c in first for c in ".:") and first != "localhost" and first.lower() == first):
+    if not sep or (not any(c in first for c in ".:") and first != "localhost"):
         domain, remainder = DEFAULT_REGISTRY, name
     else:
         domain, remainder = first, rest

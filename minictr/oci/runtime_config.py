@@ -8,6 +8,7 @@ runtime's business. Every error names the JSON field it is about, e.g.
 from __future__ import annotations
 
 from minictr import jsonio
+from minictr.errors import MinictrError
 import os
 from minictr.records import dataclass, field
 
@@ -17,8 +18,11 @@ NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "t
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 
-class ConfigError(ValueError):
-    """A config.json that does not follow the spec; the message names the field."""
+class ConfigError(ValueError, MinictrError):
+    """A config.json that does not follow the spec; the message names the field.
+    (A container's config is the user's input: docker's 125.)"""
+
+    exit_code = 125
 
     def __init__(self, field_name: str, message: str):
         super().__init__(f"{field_name}: {message}" if field_name else message)

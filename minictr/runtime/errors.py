@@ -1,7 +1,10 @@
 """Errors the runtime reports to its caller as one line and a non-zero exit."""
 
 
-class RuntimeFailure(Exception):
+from minictr.errors import MinictrError
+
+
+class RuntimeFailure(MinictrError):
     """A user-facing failure of a runtime verb (message is printed as is)."""
 
 

@@ -148,7 +148,7 @@ def create(store: StateStore, container_id: str, bundle: str, pid_file: str | No
     limits = cgroups.parse_limits(resources)
     mgr = cgroups.open_manager(config.linux.cgroups_path, container_id)
     new_cgroupns = any(ns.type == "cgroup" and ns.path is None for ns in config.linux.namespaces)
-    plan = plan_container(config, bundle_path, rootfs, _cgroup_mount_steps(mgr, new_cgroupns))
+    plan = plan_container(config, bundle_path, rootfs, _cgroup_mount_steps(mgr, new_cgroupns), store.seccomp_cache)
     plan.no_pivot = no_pivot
     plan.preserve_fds = preserve_fds
     for w in plan.warnings:

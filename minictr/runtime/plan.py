@@ -137,8 +137,9 @@ def plan_rlimits(process: Process, warnings: list[str]) -> list[tuple[int, int, 
     return out
 
 
-def plan_process(plan: Plan, process: Process, seccomp: dict | None) -> None:
-    """The parts shared by a container's init and an `exec`ed process."""
+def plan_process(plan: Plan, process: Process, seccomp: dict | None, seccomp_cache: str | None = None) -> None:
+    """The parts shared by a container's init and an `exec`ed process
+    (`seccomp_cache`: where compiled filters are kept by profile digest)."""
     from minictr.runtime import capabilities
 
     plan.argv = list(process.args)
@@ -157,7 +158,7 @@ def plan_process(plan: Plan, process: Process, seccomp: dict | None) -> None:
                      for kind in ("bounding", "effective", "permitted", "inheritable", "ambient")}
     if seccomp:
         from minictr.runtime import seccomp as seccomp_mod
-        plan.seccomp_bpf, plan.seccomp_flags = seccomp_mod.compile_filter(seccomp)
+        plan.seccomp_bpf, plan.seccomp_flags = seccomp_mod.compile_cached(seccomp, seccomp_cache)
 
 
 def _mount_dest(dest: str) -> str:
@@ -193,6 +194,27 @@ def plan_mounts(config: Config, bundle: str, cgroup_mounts) -> tuple[list[MountS
     return steps, first_cgroup_step
 
 
+SYSTEM_DIRS = ("/proc", "/sys", "/dev")
+
+
+def check_system_dirs(rootfs: str, steps: list[MountStep]) -> None:
+    """/proc, /sys and /dev must be real directories of the image: a symlink
+    there would put the kernel's files wherever the image points it (runc
+    refuses it for /proc since CVE-2019-19921)."""
+    from minictr.runtime.errors import RuntimeFailure
+    targets = {os.path.normpath(step.destination) for step in steps}
+    for name in SYSTEM_DIRS:
+        if name not in targets:
+            continue
+        path = os.path.join(rootfs, name.lstrip("/"))
+        if os.path.islink(path):
+            raise RuntimeFailure(f"the image's {name} is a symbolic link (to {os.readlink(path)}): "
+                                 f"{name} must be an ordinary directory to mount it in the container")
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise RuntimeFailure(f"the image's {name} is not a directory: {name} must be an ordinary "
+                                 f"directory to mount it in the container")
+
+
 def needs_setup_dev(config: Config) -> bool:
     """A fresh /dev is populated unless /dev is bind-mounted from somewhere."""
     for m in config.mounts:
@@ -202,7 +224,8 @@ def needs_setup_dev(config: Config) -> bool:
     return True
 
 
-def plan_container(config: Config, bundle: str, rootfs: str, cgroup_mounts) -> Plan:
+def plan_container(config: Config, bundle: str, rootfs: str, cgroup_mounts,
+                   seccomp_cache: str | None = None) -> Plan:
     """Everything the new container's init does, decided up front."""
     linux = config.linux
     plan = Plan(setup_rootfs=True, rootfs=rootfs, rootfs_readonly=config.root_readonly)
@@ -223,6 +246,7 @@ def plan_container(config: Config, bundle: str, rootfs: str, cgroup_mounts) -> P
     if linux.rootfs_propagation:
         plan.root_propagation = mo.PROPAGATION[linux.rootfs_propagation]
     plan.mounts, plan.cgroup_mounts_at = plan_mounts(config, bundle, cgroup_mounts)
+    check_system_dirs(rootfs, plan.mounts)
     plan.setup_dev = needs_setup_dev(config)
     plan.devices = devmod.merged_devices(linux.devices)
     plan.bind_devices = plan.has_new(CLONE_NEWUSER)
@@ -243,7 +267,7 @@ def plan_container(config: Config, bundle: str, rootfs: str, cgroup_mounts) -> P
         plan.sysctls.append((key, value))
     if config.process is None:
         raise ConfigError("process", "is required to create a container")
-    plan_process(plan, config.process, linux.seccomp)
+    plan_process(plan, config.process, linux.seccomp, seccomp_cache)
     return plan
 
 

@@ -126,7 +126,7 @@ def exec_process(store: StateStore, container_id: str, process: Process, detach:
     for ns in st.namespaces:
         path = f"/proc/{st.pid}/ns/{NS_PROC_NAMES[ns['type']]}"
         plan.namespaces.append((NS_FLAGS[ns["type"]], path))
-    plan_process(plan, process, st.seccomp)
+    plan_process(plan, process, st.seccomp, store.seccomp_cache)
     for w in plan.warnings:
         lifecycle.warn(w)
     ours = None

@@ -20,7 +20,7 @@ _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 
 
 def validate_id(container_id: str) -> None:
-    if not container_id or not _ID_CHARS.issuperset(container_id) or container_id in (".", ".."):
+    if not container_id or not _ID_CHARS.issuperset(container_id) or container_id.startswith("."):
         raise RuntimeFailure(f"invalid container id format: {container_id!r}")
 
 
@@ -74,6 +74,8 @@ class ContainerState:
 class StateStore:
     def __init__(self, root: str | None):
         self.root = root or DEFAULT_ROOT
+        # compiled seccomp filters by profile digest (a leading dot: no container id)
+        self.seccomp_cache = os.path.join(self.root, ".seccomp-cache")
 
     def dir(self, container_id: str) -> str:
         validate_id(container_id)

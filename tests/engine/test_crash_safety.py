@@ -5,6 +5,7 @@ import random
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,64 @@ def test_fifty_concurrent_runs_get_distinct_addresses_and_clean_up(mc):
     veths = [l for l in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
              if f"master {mc.bridge}" in l]
     assert veths == []
+
+
+def _container_files(mc, container_id: str) -> list[str]:
+    """What of one container could outlive its record on disk."""
+    root = Path(mc.root)
+    return [str(p) for p in (root / "containers" / container_id, root / "run" / "containers" / container_id,
+                             root / "run" / "runtime" / container_id) if p.exists()]
+
+
+def test_cli_killed_at_random_moments_of_rm_f_leaves_the_container_or_nothing(mc):
+    """Each container has data in its upper layer (2000 files, so removal
+    takes a while); the CLI is SIGKILLed at seeded moments of `rm -f`."""
+    rng = random.Random(SEED + 1)
+    outcomes = {"gone": 0, "kept": 0}
+    for i in range(24):
+        cid = mc.run_detached("--name", f"rmcrash{i}", "--network", "none", "busybox", "sh", "-c",
+                              "mkdir /data && cd /data && for n in $(seq 2000); do echo $n > f$n; done; "
+                              "touch /ready; sleep 30")
+        mc.leftovers.append(f"rmcrash{i}")
+        for _ in range(100):
+            if mc("exec", f"rmcrash{i}", "test", "-e", "/ready").returncode == 0:
+                break
+            time.sleep(0.05)
+        proc = mc.popen("rm", "-f", f"rmcrash{i}", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                        stdin=subprocess.DEVNULL)
+        delay = rng.uniform(0.0, 0.5)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        listed = cid in mc("ps", "-aq", "--no-trunc").stdout.split()
+        if listed:
+            outcomes["kept"] += 1
+            res = mc("rm", "-f", f"rmcrash{i}", timeout=60)   # finishes what the killed one began
+            assert res.returncode == 0, (i, delay, res.stderr)
+            assert cid not in mc("ps", "-aq", "--no-trunc").stdout
+        else:
+            outcomes["gone"] += 1
+        # never files that `ps -a` does not show
+        assert _container_files(mc, cid) == [], (i, delay, listed)
+        left = _leftovers(mc)
+        assert not any(left.values()), (i, delay, left)
+    print("rm -f kill outcomes:", outcomes)
+
+
+def test_orphan_directories_of_an_older_crash_are_swept(mc):
+    """Directories a removal left behind (as minictr before this fix could)
+    go at the next `rm` and are reported by `system prune`."""
+    orphan = "ab" * 32
+    root = Path(mc.root)
+    made = [root / "containers" / orphan / "upper" / "data", root / "run" / "containers" / orphan]
+    for d in made:
+        d.mkdir(parents=True)
+    (made[0] / "file").write_bytes(b"x" * 4096)
+    res = mc("system", "prune", "-f", check=True)
+    assert orphan in res.stdout
+    assert not any(d.exists() for d in made)
+    for d in made:
+        d.mkdir(parents=True)
+    mc("run", "--name", "sweeper", "--network", "none", "busybox", "true", check=True)
+    mc("rm", "sweeper", check=True)
+    assert not (root / "containers" / orphan).exists() and not (root / "run" / "containers" / orphan).exists()

@@ -39,6 +39,9 @@ def test_parts():
     ("", "at least one component"),
     ("Busybox", "must be lowercase"),
     ("user/App", "must be lowercase"),
+    ("UPPER/case", "must be lowercase"),      # not a registry host: no '.', ':' or localhost
+    ("a:b:c", "invalid reference format"),
+    ("busybox:" + "t" * 300, "invalid tag"),
     ("busybox:", "invalid tag"),
     ("busybox:-x", "invalid tag"),
     ("busybox:" + "t" * 129, "invalid tag"),

@@ -5,6 +5,7 @@ parsed without it (minictr.cli.entry)."""
 from __future__ import annotations
 
 from minictr.engine import options
+from minictr.engine.security import parse_security_opts
 from minictr.engine.spec import ContainerSpec
 
 FLAG, TEXT, MULTI, INT, CHOICE, TOGGLE = "flag", "text", "multi", "int", "choice", "toggle"
@@ -47,6 +48,7 @@ CREATE_FLAGS = [
     Flag(("--cap-add",), MULTI, "Add Linux capabilities"),
     Flag(("--cap-drop",), MULTI, "Drop Linux capabilities"),
     Flag(("--privileged",), FLAG, "Give extended privileges to this container"),
+    Flag(("--security-opt",), MULTI, "Security Options (seccomp=unconfined|PROFILE.json, no-new-privileges)"),
     Flag(("-l", "--label"), MULTI, "Set meta data on a container", dest="labels"),
     Flag(("--stop-signal",), TEXT, "Signal to stop the container", default=""),
     Flag(("--stop-timeout",), INT, "Timeout (in seconds) to stop a container"),
@@ -70,7 +72,21 @@ RUN_FLAGS = [
 ]
 
 
+INT64 = (-2**63, 2**63 - 1)
+
+
+def _check_int_ranges(kw: dict) -> None:
+    """Go's int64 flags refuse what does not fit; docker's words for it."""
+    for flag in CREATE_FLAGS:
+        value = kw.get(flag.dest)
+        if flag.kind == INT and value is not None and not INT64[0] <= value <= INT64[1]:
+            name = max((d for d in flag.decls if d.startswith("--")), key=len)
+            raise options.InvalidOption(f'invalid argument "{value}" for "{name}" flag: '
+                                        f'strconv.ParseInt: parsing "{value}": value out of range')
+
+
 def spec_from_flags(image: str, command: tuple[str, ...], kw: dict) -> ContainerSpec:
+    _check_int_ranges(kw)
     env = []
     for path in kw["env_file"]:
         env += options.parse_env_file(path)
@@ -98,6 +114,7 @@ def spec_from_flags(image: str, command: tuple[str, ...], kw: dict) -> Container
     if kw["entrypoint"] is not None:
         entrypoint = [kw["entrypoint"]] if kw["entrypoint"] else []
     network = options.parse_network(kw["network"])
+    security = parse_security_opts(list(kw["security_opt"]))
     if kw["hostname"] and network.startswith("container:"):
         raise options.InvalidOption("conflicting options: hostname and the network mode")
     return ContainerSpec(
@@ -111,7 +128,10 @@ def spec_from_flags(image: str, command: tuple[str, ...], kw: dict) -> Container
         nano_cpus=options.parse_cpus(kw["cpus"]) if kw["cpus"] else 0,
         cpu_shares=kw["cpu_shares"], pids_limit=max(kw["pids_limit"], 0), restart=restart,
         restart_max=restart_max, read_only=kw["read_only"], cap_add=list(kw["cap_add"]),
-        cap_drop=list(kw["cap_drop"]), privileged=kw["privileged"], stop_signal=kw["stop_signal"],
+        cap_drop=list(kw["cap_drop"]), privileged=kw["privileged"],
+        security_opt=list(kw["security_opt"]), seccomp_profile=security.seccomp,
+        no_new_privileges=security.no_new_privileges, unmask_systempaths=security.unmask_systempaths,
+        stop_signal=kw["stop_signal"],
         stop_timeout=kw["stop_timeout"], add_hosts=[list(options.parse_add_host(h)) for h in kw["add_host"]],
         dns=list(kw["dns"]), init=kw["init"], auto_remove=kw["auto_remove"], log_max_size=log_max_size,
         log_max_file=log_max_file, runtime=kw["runtime"])

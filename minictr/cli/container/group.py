@@ -32,28 +32,12 @@ inspect_containers.name = "inspect"
 def prune(ctx, force) -> None:
     """Remove all stopped containers."""
     from minictr.cli import render
-    engine = ctx.engine
-    removed, reclaimed = [], 0
-    for rec in engine.list(all_=True):
-        if rec.status in ("exited", "created", "dead"):
-            reclaimed += _dir_size(engine.paths(rec.id).upper)
-            engine.remove(rec)
-            removed.append(rec.id)
-    if removed:
-        ctx.out("Deleted Containers:\n" + "\n".join(removed) + "\n")
-    ctx.out(f"Total reclaimed space: {render.human_size(reclaimed)}")
-
-
-def _dir_size(path: str) -> int:
-    import os
-    total = 0
-    for base, dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(base, name)).st_size
-            except OSError:
-                pass
-    return total
+    from minictr.engine.system import Pruned, prune_containers
+    pruned = Pruned()
+    prune_containers(ctx.engine, pruned)
+    if pruned.containers:
+        ctx.out("Deleted Containers:\n" + "\n".join(pruned.containers) + "\n")
+    ctx.out(f"Total reclaimed space: {render.human_size(pruned.reclaimed)}")
 
 
 @click.command(hidden=True)

@@ -143,7 +143,10 @@ def kill(ctx, containers, sig) -> None:
 @click.pass_obj
 def rm(ctx, containers, force, volumes) -> None:
     """Remove one or more containers."""
-    _each(ctx, containers, lambda rec: ctx.engine.remove(rec, force=force, volumes=volumes))
+    try:
+        _each(ctx, containers, lambda rec: ctx.engine.remove(rec, force=force, volumes=volumes))
+    finally:
+        ctx.engine.sweep_orphans()   # what an earlier, killed removal may have left
 
 
 @click.command()
