@@ -138,7 +138,9 @@ def disk_usage(engine) -> list[Usage]:
             layer_sizes[layer.chain_id] = layer.unpacked_size
             if image.id in in_use:
                 used_layers.add(layer.chain_id)
-    image_size = sum(layer_sizes.values())
+    from minictr.image.gc import unreferenced_bytes
+    leftovers = unreferenced_bytes(engine.images)   # reclaimable: no image holds it
+    image_size = sum(layer_sizes.values()) + leftovers
     used_size = sum(layer_sizes[c] for c in used_layers)
     rw = {rec.id: dir_size(engine.paths(rec.id).upper) for rec in containers}
     active = [rec for rec in containers if rec.status in ACTIVE]

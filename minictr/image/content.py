@@ -76,20 +76,35 @@ class ContentStore:
         except FileNotFoundError:
             pass
 
+    def age(self, digest: str) -> float:
+        """Seconds since the blob was written (0 if it is gone)."""
+        import time
+        try:
+            return time.time() - os.lstat(self.path(digest)).st_mtime
+        except FileNotFoundError:
+            return 0.0
+
     def list(self) -> list[str]:
         out = []
         for algo in os.listdir(self.blobs):
             out += [f"{algo}:{name}" for name in os.listdir(os.path.join(self.blobs, algo))]
         return out
 
-    def prune_ingest(self) -> list[str]:
-        """Remove unfinished ingests nobody is writing; returns their names."""
+    def prune_ingest(self, older_than: float = 0) -> list[str]:
+        """Remove unfinished ingests nobody is writing (and, with older_than,
+        untouched for that many seconds: younger ones may still be resumed);
+        returns their names."""
+        import time
         removed = []
+        now = time.time()
         for name in os.listdir(self.ingest_dir):
             path = os.path.join(self.ingest_dir, name)
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
             except FileNotFoundError:
+                continue
+            if older_than and now - os.fstat(fd).st_mtime < older_than:
+                os.close(fd)
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -16,11 +16,17 @@ class Collected:
         self.bytes_freed = 0
 
 
-def remove_unreferenced_blobs(store: ImageStore, collected: Collected | None = None) -> None:
+# What an interrupted pull leaves may serve a retry (resumed ingests, the
+# layers it did fetch): an automatic sweep leaves it that long.
+STALE_AFTER = 600.0
+
+
+def remove_unreferenced_blobs(store: ImageStore, collected: Collected | None = None,
+                              older_than: float = 0) -> None:
     """Caller holds the GC lock."""
     keep = store.records.referenced_blobs()
     for digest in store.content.list():
-        if digest not in keep:
+        if digest not in keep and (not older_than or store.content.age(digest) >= older_than):
             try:
                 size = store.content.size(digest)
             except Exception:
@@ -40,6 +46,60 @@ def collect(store: ImageStore) -> Collected:
             if chain_id not in keep:
                 store.snapshots.remove(chain_id)
                 out.snapshots.append(chain_id)
+        before = leftover_temp_bytes(store)
         out.temp += store.content.prune_ingest()
         out.temp += store.snapshots.prune_temp()
+        out.bytes_freed += before - leftover_temp_bytes(store)
+    return out
+
+
+def _tree_bytes(path: str) -> int:
+    import os
+    total = 0
+    for base, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(base, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def leftover_temp_bytes(store: ImageStore) -> int:
+    """Bytes in unfinished ingests and unpack temp dirs."""
+    import os
+    total = _tree_bytes(store.content.ingest_dir)
+    for name in os.listdir(store.snapshots.root):
+        if name.startswith(".tmp-"):
+            total += _tree_bytes(os.path.join(store.snapshots.root, name))
+    return total
+
+
+def unreferenced_bytes(store: ImageStore) -> int:
+    """What `system df` counts beyond the images: blobs no image references
+    and what interrupted pulls left (all of it reclaimable by a prune)."""
+    keep = store.records.referenced_blobs()
+    total = leftover_temp_bytes(store)
+    for digest in store.content.list():
+        if digest not in keep:
+            try:
+                total += store.content.size(digest)
+            except OSError:
+                pass
+    return total
+
+
+def sweep_stale(store: ImageStore, older_than: float = STALE_AFTER) -> Collected | None:
+    """What killed pulls and loads left, removed at the start of the next
+    one: unpack temp dirs of dead processes, and ingests and unreferenced
+    blobs older than `older_than`. Skipped (None) while another pull, load
+    or GC holds the lock: it cannot be told from a dead one's leftovers."""
+    lock = gc_lock(store.root, shared=False)
+    if not lock.try_acquire():
+        return None
+    out = Collected()
+    with lock:
+        out.temp += store.snapshots.prune_temp()
+        out.temp += store.content.prune_ingest(older_than=older_than)
+        remove_unreferenced_blobs(store, out, older_than=older_than)
     return out

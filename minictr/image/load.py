@@ -141,6 +141,8 @@ def load(store: ImageStore, path: str | None = None, stdin=None, platform: str |
 
 
 def _load_source(store: ImageStore, source, platform: str | None, progress: Progress) -> Loaded:
+    from minictr.image.gc import sweep_stale
+    sweep_stale(store)
     with gc_lock(store.root, shared=True):
         if source.exists("manifest.json"):
             return _load_docker_archive(store, source, progress)

@@ -57,6 +57,8 @@ def pull(store: ImageStore, client, text: str, platform: str | None = None,
     progress = progress or Progress()
     ref = parse_reference(text)
     wanted = _wrap_spec_error(_platform.parse, platform) if platform else _platform.host()
+    from minictr.image.gc import sweep_stale
+    sweep_stale(store)
     progress.message(f"{ref.tag or ref.digest}: Pulling from {_repo_path(ref)}")
     data, media_type, top_digest = client.get_manifest(ref.registry, ref.repository, ref.reference,
                                                        accept=list(mt.PULL_ACCEPT))

@@ -14,10 +14,24 @@ class FileLock:
         self.path, self.shared, self.fd = path, shared, -1
 
     def __enter__(self) -> "FileLock":
+        if self.fd >= 0:
+            return self   # taken already by try_acquire
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
         return self
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds a conflicting one; False otherwise."""
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = -1
+            return False
 
     def __exit__(self, *exc) -> None:
         if self.fd >= 0:
