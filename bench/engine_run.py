@@ -309,8 +309,12 @@ class Contender:
     def run_argv(self, network_none: bool) -> tuple[list[str], dict | None]:
         raise NotImplementedError
 
-    def time_run(self, network_none: bool) -> float:
+    def time_run(self, network_none: bool, extra: tuple = ()) -> float:
+        """extra: run flags put before the image (minictr's seccomp line)."""
         argv, env = self.run_argv(network_none)
+        if extra:
+            at = argv.index("busybox")
+            argv = argv[:at] + list(extra) + argv[at:]
         return timed(argv, env)
 
 
@@ -602,18 +606,22 @@ def main() -> int:
                 contenders["podman"] = Podman()
                 contenders["podman"].setup(archive)
         # (label, contender, --network none?)
+        # the seccomp line: the same run without the default filter, so its cost shows side by side
+        unconfined = ("--security-opt", "seccomp=unconfined")
         cases = [("minictr", "minictr", False), ("docker", "docker", False), ("podman", "podman", False),
-                 ("minictr --network none", "minictr", True), ("runc", "runc", True),
+                 ("minictr --network none", "minictr", True),
+                 ("minictr --network none seccomp=unconfined", "minictr", True, unconfined), ("runc", "runc", True),
                  ("docker --network none", "docker", True), ("podman --network none", "podman", True)]
+        cases = [c if len(c) == 4 else (*c, ()) for c in cases]
         cases = [c for c in cases if c[1] in contenders]
-        times = {label: [] for label, _, _ in cases}
-        failures = {label: [] for label, _, _ in cases}
+        times = {label: [] for label, *_ in cases}
+        failures = {label: [] for label, *_ in cases}
 
-        def attempt(label: str, name: str, none: bool) -> float | None:
+        def attempt(label: str, name: str, none: bool, extra: tuple) -> float | None:
             """A failed run is recorded (an error at the end) and not timed;
             the bench goes on unless runs keep failing."""
             try:
-                return contenders[name].time_run(none)
+                return contenders[name].time_run(none, extra)
             except BenchError as e:
                 failures[label].append(str(e))
                 if sum(map(len, failures.values())) > max(3, a.runs // 5):
@@ -621,12 +629,12 @@ def main() -> int:
                 return None
 
         for _ in range(a.warmup):
-            for label, name, none in cases:
-                attempt(label, name, none)
+            for label, name, none, extra in cases:
+                attempt(label, name, none, extra)
         for i in range(a.runs):
             order = cases if i % 2 == 0 else list(reversed(cases))
-            for label, name, none in order:
-                elapsed = attempt(label, name, none)
+            for label, name, none, extra in order:
+                elapsed = attempt(label, name, none, extra)
                 if elapsed is not None:
                     times[label].append(elapsed)
         memory = measure_shims(contenders, a.shims) if a.shims > 0 else {}
@@ -761,6 +769,14 @@ def report(a, contenders, times, failures, memory) -> None:
         ours, runc = m2["minictr --network none"], m2["runc"]
         target(label, ours <= 2 * runc, f"{ours * 1000:.1f}ms vs {2 * runc * 1000:.1f}ms "
                f"(runc {runc * 1000:.1f}ms x 2); ratio {ours / runc:.2f}x")
+    else:
+        target(label, None, "no measurement")
+    label = "seccomp costs minictr run --rm at most 3 ms (default filter vs seccomp=unconfined)"
+    unconfined = "minictr --network none seccomp=unconfined"
+    if unconfined in m2 and "minictr --network none" in m2:
+        cost = m2["minictr --network none"] - m2[unconfined]
+        target(label, cost <= 0.003, f"{cost * 1000:+.1f}ms ({m2['minictr --network none'] * 1000:.1f}ms with "
+               f"the filter, {m2[unconfined] * 1000:.1f}ms without)")
     else:
         target(label, None, "no measurement")
     label = "minictr-shim RSS per container <= conmon's"

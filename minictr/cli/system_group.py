@@ -10,6 +10,7 @@ from minictr.cli.main import LazyGroup
 SYSTEM_COMMANDS = {
     "df": "system_group:df",
     "prune": "system_group:prune",
+    "reset": "system_group:reset",
     "info": "system:info",
     "version": "system:version",
 }
@@ -65,3 +66,18 @@ def prune(ctx, all_, force, volumes) -> None:
     for warning in pruned.warnings:
         ctx.err(f"WARNING: {warning}")
     ctx.out(f"Total reclaimed space: {render.human_size(pruned.reclaimed)}")
+
+
+@click.command()
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.pass_obj
+def reset(ctx, force) -> None:
+    """Reset this root to its initial state (podman's system reset)."""
+    from minictr.engine.system import reset as reset_root
+    if not force:
+        if not click.confirm(f"WARNING! This will remove all containers, networks, volumes and images of "
+                             f"{ctx.root}, their bridges and rules, and the directory itself.\n"
+                             f"Are you sure you want to continue?"):
+            return
+    for what in reset_root(ctx.engine):
+        ctx.out(f"Removed {what}")

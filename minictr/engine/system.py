@@ -183,8 +183,9 @@ def prune_containers(engine, pruned: Pruned) -> None:
     pruned.containers += engine.sweep_orphans()
 
 
-def prune_networks(engine, pruned: Pruned) -> None:
-    """User-defined networks no container uses (when this build has networks)."""
+def prune_networks(engine, pruned: Pruned, default_too: bool = False) -> None:
+    """User-defined networks no container uses (default_too: and the
+    default network's bridge and rules, when no container uses it)."""
     from minictr.errors import MinictrError
     try:
         networks = engine.networks
@@ -192,7 +193,7 @@ def prune_networks(engine, pruned: Pruned) -> None:
         return
     if hasattr(networks, "prune"):
         try:
-            pruned.networks += networks.prune()
+            pruned.networks += networks.prune(default_too=default_too)
         except MinictrError as e:   # the rest of the prune still goes on
             pruned.warnings.append(f"networks not pruned: {e}")
 
@@ -215,10 +216,43 @@ def prune(engine, all_: bool = False, volumes: bool = False) -> Pruned:
     volumes: unused anonymous volumes), dangling images (all_: unused)."""
     pruned = Pruned()
     prune_containers(engine, pruned)
-    prune_networks(engine, pruned)
+    prune_networks(engine, pruned, default_too=all_)
     if volumes:
         names, size = prune_volumes(engine)
         pruned.volumes += names
         pruned.reclaimed += size
     prune_images(engine, pruned, all_)
     return pruned
+
+
+def reset(engine) -> list[str]:
+    """podman's `system reset`: every container (killed), network (bridges
+    and rules), volume and image of this root, then the root's directories
+    themselves. Returns what was removed from the host, for the report."""
+    from minictr.engine import layout
+    from minictr.image.remove import remove_image
+    removed = []
+    for rec in engine.list(all_=True):
+        engine.remove(rec, force=True, volumes=True)
+        removed.append(f"container {rec.id}")
+    engine.sweep_orphans()
+    networks = engine.networks
+    for net in networks.list():
+        networks.remove(net, default_too=True)
+        removed.append(f"network {net.name} (bridge {net.bridge})")
+    networks.teardown_host_rules()
+    networks.close()
+    for name in engine.volumes.list():
+        remove_volume(engine, name, force=True)
+        removed.append(f"volume {name}")
+    store = engine.images
+    for record in store.records.all():
+        remove_image(store, record.id, force=True, collect_blobs=False)
+        removed.append(f"image {record.id}")
+    root, run_root = engine.root, layout.run_root(engine.root)
+    engine.close()
+    for path in (run_root, root):
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(f"directory {path}")
+    return removed

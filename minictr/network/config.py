@@ -11,12 +11,19 @@ Every field is optional. MINICTR_BRIDGE_NAME and MINICTR_BRIDGE_SUBNET
 override the file (the gateway then is the subnet's first host unless the
 file's gateway lies inside it), and MINICTR_NETWORK_POOL ("base/len" or
 "base/len:size") replaces the pools, so tests can run their own bridge
-beside a real engine's."""
+beside a real engine's.
+
+A root other than the default one (`--root DIR`) with nothing configured
+gets a default bridge of its own: `mctr<8 hex of the root's path>`, on the
+first /24 of AUTO_POOL that no route of the host uses, chosen under a
+host-wide lock (HOST_LOCK) when its network is first set up. So engines on
+two roots never hand out the same address on one bridge."""
 from __future__ import annotations
 
 import os
 
 from minictr.network.errors import NetworkConfigError
+from minictr.state.paths import DEFAULT_ROOT
 from minictr.network.ipam import Subnet, ip_to_int, parse_gateway, parse_subnet
 
 DEFAULT_PATH = "/etc/minictr/network.json"
@@ -25,15 +32,19 @@ DEFAULT_BRIDGE = "minictr0"
 DEFAULT_SUBNET = "10.66.0.0/16"
 DEFAULT_POOL = "10.67.0.0/16"
 DEFAULT_POOL_SIZE = 24
+AUTO_POOL = "10.70.0.0/15"
+AUTO_SIZE = 24
+HOST_LOCK = "/run/lock/minictr-ipam.lock"   # every root on the host: choosing subnets
 _KEYS = ("bridge-name", "subnet", "gateway", "default-address-pools")
 
 
 class NetworkConfig:
-    __slots__ = ("bridge", "subnet", "gateway", "pools", "source")
+    __slots__ = ("bridge", "subnet", "gateway", "pools", "source", "auto")
 
     def __init__(self, bridge: str = DEFAULT_BRIDGE, subnet: str = DEFAULT_SUBNET, gateway: str | None = None,
-                 pools: list[tuple[Subnet, int]] | None = None, source: str = "network configuration"):
-        self.source = source
+                 pools: list[tuple[Subnet, int]] | None = None, source: str = "network configuration",
+                 auto: bool = False):
+        self.source, self.auto = source, auto
         check_device_name(bridge, f"{source}: bridge-name")
         try:
             parsed = parse_subnet(subnet)
@@ -44,7 +55,9 @@ class NetworkConfig:
         self.pools = pools if pools is not None else [(parse_subnet(DEFAULT_POOL), DEFAULT_POOL_SIZE)]
 
     @classmethod
-    def load(cls, path: str | None = None, environ=None) -> "NetworkConfig":
+    def load(cls, path: str | None = None, environ=None, root: str | None = None) -> "NetworkConfig":
+        """`root`: the engine root; one that is not the default gets its own
+        bridge and subnet (`auto`) when nothing names them."""
         environ = os.environ if environ is None else environ
         path = path or environ.get("MINICTR_NETWORK_CONF") or DEFAULT_PATH
         data = _read(path)
@@ -65,6 +78,12 @@ class NetworkConfig:
             pools = [_pool_from_text(environ["MINICTR_NETWORK_POOL"], "MINICTR_NETWORK_POOL")]
         else:
             pools = _pools(data.get("default-address-pools"), path)
+        explicit = environ.get("MINICTR_BRIDGE_NAME") or environ.get("MINICTR_BRIDGE_SUBNET") or \
+            data.get("bridge-name") or data.get("subnet")
+        if root is not None and not explicit and os.path.abspath(root) != DEFAULT_ROOT:
+            import hashlib
+            bridge = "mctr" + hashlib.sha256(os.path.abspath(root).encode()).hexdigest()[:8]
+            return cls(bridge, AUTO_POOL, None, pools, f"the default network of {root}", auto=True)
         return cls(bridge, subnet, gateway, pools, source)
 
 

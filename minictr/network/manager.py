@@ -13,7 +13,7 @@ import os
 import time
 
 from minictr.network import rules as rule_specs
-from minictr.network.config import DEFAULT_NETWORK, NetworkConfig
+from minictr.network.config import AUTO_SIZE, DEFAULT_NETWORK, HOST_LOCK, NetworkConfig
 from minictr.network.errors import ActiveEndpoints, NetworkConfigError, NetworkError, NetworkExists, SubnetOverlap
 from minictr.network.ipam import (Subnet, int_to_ip, ip_to_int, mac_for_ip, parse_gateway, parse_subnet,
                                   pick_address, pick_subnet)
@@ -70,7 +70,7 @@ class Networks:
     @property
     def config(self) -> NetworkConfig:
         if self._config is None:
-            self._config = NetworkConfig.load()
+            self._config = NetworkConfig.load(root=self.root)
         return self._config
 
     @property
@@ -97,6 +97,10 @@ class Networks:
         costs a few netlink messages and one read of each legacy table."""
         cfg = self.config
         net = self.store.default_network()
+        if cfg.auto:
+            if net is not None and net.bridge == cfg.bridge and self._ready(net):
+                return net
+            return self._ensure_auto_default(cfg)
         if net is not None and (net.bridge, net.subnet, net.gateway) == (cfg.bridge, cfg.subnet, cfg.gateway) \
                 and self._ready(net):
             return net
@@ -105,17 +109,37 @@ class Networks:
             if net is not None and (net.bridge, net.subnet, net.gateway) == (cfg.bridge, cfg.subnet, cfg.gateway) \
                     and self._ready(net):
                 return net  # another process set it up while we waited
-            if net is None:
-                net = Network(id=_new_id(), name=DEFAULT_NETWORK, bridge=cfg.bridge, subnet=cfg.subnet,
-                              gateway=cfg.gateway, created=_now_rfc3339(), is_default=True)
-                self._setup(net)
-                with transaction(self.conn):
-                    self.store.add_network(net)
+            return self._put_default(net, cfg)
+
+    def _ensure_auto_default(self, cfg: NetworkConfig) -> Network:
+        """A root's own default network: its bridge, on a /24 no host route
+        (so no other root's bridge) uses, chosen under the host-wide lock
+        and kept in this root's database once chosen."""
+        with host_lock(), self._lock("setup"):
+            net = self.store.default_network()
+            if net is not None and net.bridge == cfg.bridge:
+                if not self._ready(net):
+                    self._setup(net)
                 return net
-            if (net.bridge, net.subnet, net.gateway) != (cfg.bridge, cfg.subnet, cfg.gateway):
-                net = self._reconfigure_default(net, cfg)
+            from minictr.network import overlap
+            routes = [route for route, _dev in overlap.host_routes(self.rt, (cfg.bridge,))]
+            subnet = pick_subnet([(parse_subnet(cfg.subnet), AUTO_SIZE)], routes)
+            return self._put_default(net, NetworkConfig(cfg.bridge, str(subnet), None, cfg.pools, cfg.source))
+
+    def _put_default(self, net: Network | None, cfg: NetworkConfig) -> Network:
+        """The default network made as cfg says (or moved there), set up;
+        the caller holds the setup lock."""
+        if net is None:
+            net = Network(id=_new_id(), name=DEFAULT_NETWORK, bridge=cfg.bridge, subnet=cfg.subnet,
+                          gateway=cfg.gateway, created=_now_rfc3339(), is_default=True)
             self._setup(net)
+            with transaction(self.conn):
+                self.store.add_network(net)
             return net
+        if (net.bridge, net.subnet, net.gateway) != (cfg.bridge, cfg.subnet, cfg.gateway):
+            net = self._reconfigure_default(net, cfg)
+        self._setup(net)
+        return net
 
     def _reconfigure_default(self, net: Network, cfg: NetworkConfig) -> Network:
         """The configuration changed (another subnet or device): move the
@@ -174,7 +198,7 @@ class Networks:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
             raise NetworkConfigError("labels must map strings to strings")
         from minictr.network import overlap
-        with self._lock("setup"):
+        with host_lock(), self._lock("setup"):
             if self.store.network_by_name(name):
                 raise NetworkExists(f"network with name {name} already exists")
             taken = [parse_subnet(n.subnet) for n in self.store.networks()]
@@ -208,9 +232,11 @@ class Networks:
     def _net(self, net) -> Network:
         return net if isinstance(net, Network) else self.store.network(net)
 
-    def remove(self, name_or_id) -> Network:
+    def remove(self, name_or_id, default_too: bool = False) -> Network:
+        """default_too: the default network as well (its bridge and rules
+        come back with the next container that needs them)."""
         net = self._net(name_or_id)
-        if net.is_default:
+        if net.is_default and not default_too:
             raise NetworkError(f"{net.name} is a pre-defined network and cannot be removed")
         with self._lock("setup"):
             try:
@@ -225,16 +251,19 @@ class Networks:
             self._teardown_kernel(net)
         return net
 
-    def prune(self) -> list[str]:
-        """Remove user-defined networks no container uses; their names."""
+    def prune(self, default_too: bool = False) -> list[str]:
+        """Remove user-defined networks no container uses, their bridges and
+        rules (default_too: the default network's as well, so the root
+        leaves nothing on the host); the user networks' names."""
         removed = []
         for net in self.store.networks():
-            if not net.is_default and not self.store.endpoint_count(net.id):
+            if (default_too or not net.is_default) and not self.store.endpoint_count(net.id):
                 try:
-                    self.remove(net)
+                    self.remove(net, default_too=default_too)
                 except ActiveEndpoints:
                     continue
-                removed.append(net.name)
+                if not net.is_default:
+                    removed.append(net.name)
         return removed
 
     def teardown_host_rules(self) -> None:
@@ -385,3 +414,9 @@ class Networks:
                 content = self.hosts_content(container_id)
                 if content is not None:
                     write_in_place(path, content)
+
+
+def host_lock() -> FileLock:
+    """Held while a subnet is chosen and its bridge (so its route) made:
+    engines on other roots choose after it and see the route."""
+    return FileLock(HOST_LOCK)

@@ -142,6 +142,7 @@ def plan_process(plan: Plan, process: Process, seccomp: dict | None, seccomp_cac
     (`seccomp_cache`: where compiled filters are kept by profile digest)."""
     from minictr.runtime import capabilities
 
+    check_security_labels(process)
     plan.argv = list(process.args)
     plan.envp = list(process.env)
     plan.cwd = process.cwd
@@ -192,6 +193,28 @@ def plan_mounts(config: Config, bundle: str, cgroup_mounts) -> tuple[list[MountS
         steps.append(MountStep(m.source or m.type, dest, m.type, opts.data, opts.flags, opts.propagation,
                                remount_readonly=remount_ro))
     return steps, first_cgroup_step
+
+
+def _lsm_enabled(name: str) -> bool:
+    try:
+        with open("/sys/kernel/security/lsm") as f:
+            return name in f.read().split(",")
+    except OSError:
+        return name == "selinux" and os.path.exists("/sys/fs/selinux/enforce")
+
+
+def check_security_labels(process: Process, mount_label: str = "") -> None:
+    """AppArmor profiles and SELinux labels are not applied by this runtime
+    yet: a config that asks for one fails, saying why, instead of running
+    the container without the confinement it asked for."""
+    for field_name, value, lsm in (("process.apparmorProfile", process.apparmor_profile, "apparmor"),
+                                   ("process.selinuxLabel", process.selinux_label, "selinux"),
+                                   ("linux.mountLabel", mount_label, "selinux")):
+        if not value:
+            continue
+        if not _lsm_enabled(lsm):
+            raise ConfigError(field_name, f"{value!r} asks for {lsm}, which is not enabled on this host")
+        raise ConfigError(field_name, f"{value!r}: minictr-runtime does not apply {lsm} labels yet")
 
 
 SYSTEM_DIRS = ("/proc", "/sys", "/dev")
@@ -247,6 +270,8 @@ def plan_container(config: Config, bundle: str, rootfs: str, cgroup_mounts,
         plan.root_propagation = mo.PROPAGATION[linux.rootfs_propagation]
     plan.mounts, plan.cgroup_mounts_at = plan_mounts(config, bundle, cgroup_mounts)
     check_system_dirs(rootfs, plan.mounts)
+    if linux.mount_label and config.process is not None:
+        check_security_labels(config.process, linux.mount_label)
     plan.setup_dev = needs_setup_dev(config)
     plan.devices = devmod.merged_devices(linux.devices)
     plan.bind_devices = plan.has_new(CLONE_NEWUSER)

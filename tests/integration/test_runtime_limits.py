@@ -92,3 +92,86 @@ def test_cpu_quota_throttles(tmp_path, busybox_rootfs):
     # against the wall time the spin really took (a loaded VM stretches `timeout 2`)
     wall_s = float(stat["uptime_end"]) - float(stat["uptime_start"])
     assert used_s < 0.5 * wall_s, f"used {used_s:.2f}s of CPU in {wall_s:.2f}s of wall time at a 0.2 CPU quota"
+
+
+def _block_device() -> str | None:
+    """major:minor of a real disk of this host (or VM)."""
+    import os
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "ram", "zram", "sr")):
+            with open(f"/sys/block/{name}/dev") as f:
+                return f.read().strip()
+    return None
+
+
+def _v2() -> bool:
+    import os
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def test_block_io_throttles_are_applied(tmp_path, busybox_rootfs):
+    dev = _block_device()
+    if dev is None:
+        pytest.skip("no disk in /sys/block to throttle")
+    major, minor = (int(n) for n in dev.split(":"))
+    resources = {"blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+                             "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 300}]}}
+    show = ("cat /sys/fs/cgroup/io.max" if _v2() else
+            "cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device "
+            "/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device")
+    bundle = make_bundle(tmp_path / "b", _spec(["sh", "-c", show], resources), rootfs_src=busybox_rootfs)
+    res = run_bundle("minictr", tmp_path / "state", bundle, "bioctr1", timeout=60)
+    assert res.returncode == 0, res.stderr
+    if _v2():
+        assert f"{dev} rbps=1048576 wbps=max riops=max wiops=300" in res.stdout, res.stdout
+    else:
+        assert f"{dev} 1048576" in res.stdout and f"{dev} 300" in res.stdout, res.stdout
+    assert not leftovers("bioctr1")
+
+
+def _hugetlb_available() -> bool:
+    import os
+    if _v2():
+        return "hugetlb" in open("/sys/fs/cgroup/cgroup.controllers").read().split()
+    return os.path.isdir("/sys/fs/cgroup/hugetlb")
+
+
+def test_hugepage_limits_are_applied_or_refused_by_name(tmp_path, busybox_rootfs):
+    resources = {"hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 20}]}
+    show = "cat /sys/fs/cgroup/hugetlb.2MB.max" if _v2() else "cat /sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes"
+    bundle = make_bundle(tmp_path / "b", _spec(["sh", "-c", show], resources), rootfs_src=busybox_rootfs)
+    res = run_bundle("minictr", tmp_path / "state", bundle, "hugectr1", timeout=60)
+    if _hugetlb_available():
+        assert res.returncode == 0 and res.stdout.strip() == str(4 << 20), (res.stdout, res.stderr)
+    else:
+        assert res.returncode != 0
+        assert "linux.resources.hugepageLimits" in res.stderr and "hugetlb" in res.stderr, res.stderr
+    assert not leftovers("hugectr1")
+
+
+@pytest.mark.parametrize("resources,field", [
+    ({"network": {"classID": 1048577}}, "linux.resources.network"),
+    ({"network": {"priorities": [{"name": "eth0", "priority": 5}]}}, "linux.resources.network"),
+])
+def test_net_cls_and_net_prio_are_refused_where_they_are_missing(tmp_path, busybox_rootfs, resources, field):
+    import os
+    if not _v2() and (os.path.isdir("/sys/fs/cgroup/net_cls") or os.path.isdir("/sys/fs/cgroup/net_prio")):
+        pytest.skip("this host mounts net_cls/net_prio: they would be applied")
+    bundle = make_bundle(tmp_path / "b", _spec(["true"], resources), rootfs_src=busybox_rootfs)
+    res = run_bundle("minictr", tmp_path / "state", bundle, "netclsctr1", timeout=60)
+    assert res.returncode != 0 and field in res.stderr, res.stderr
+    assert not leftovers("netclsctr1")
+
+
+@pytest.mark.parametrize("where,key,value", [
+    ("process", "apparmorProfile", "docker-default"),
+    ("process", "selinuxLabel", "system_u:system_r:container_t:s0"),
+    ("linux", "mountLabel", "system_u:object_r:container_file_t:s0"),
+])
+def test_security_labels_are_never_ignored(tmp_path, busybox_rootfs, where, key, value):
+    spec = _spec(["true"], {})
+    spec[where][key] = value
+    bundle = make_bundle(tmp_path / "b", spec, rootfs_src=busybox_rootfs)
+    res = run_bundle("minictr", tmp_path / "state", bundle, "labelctr1", timeout=60)
+    assert res.returncode != 0 and f"{where}.{key}" in res.stderr, res.stderr
+    assert not leftovers("labelctr1")

@@ -23,6 +23,12 @@ results=$(arg minictr.results)
 repo=$(arg minictr.repo)
 mkdir -p "$results"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results "$results"
+# the repository, shared on its own (read-only, a tmpfs overlay for what
+# the tests write), so the fresh /tmp and /run above cannot hide a clone there
+mkdir -p /run/repo/lower /run/repo/upper /run/repo/work "$repo"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro repo /run/repo/lower &&
+    mount -t overlay overlay -o lowerdir=/run/repo/lower,upperdir=/run/repo/upper,workdir=/run/repo/work "$repo" ||
+    echo "vm: cannot mount the repository share at $repo" > "$results/log.repo"
 
 # controllers for the children of the root, as systemd enables them
 controllers=$(cat /sys/fs/cgroup/cgroup.controllers)

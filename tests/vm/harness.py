@@ -27,7 +27,8 @@ CACHE = REPO / ".cache" / "vm"
 # Loaded in this order by the initramfs (dependencies first).
 MODULES = ["drivers/virtio/virtio_ring", "drivers/virtio/virtio", "drivers/virtio/virtio_pci_legacy_dev",
            "drivers/virtio/virtio_pci_modern_dev", "drivers/virtio/virtio_pci", "net/9p/9pnet",
-           "net/9p/9pnet_virtio", "fs/netfs/netfs", "fs/fscache/fscache", "fs/9p/9p", "fs/overlayfs/overlay"]
+           "net/9p/9pnet_virtio", "fs/netfs/netfs", "fs/fscache/fscache", "fs/9p/9p", "fs/overlayfs/overlay",
+           "drivers/block/virtio_blk"]   # a small scratch disk: blockIO limits need a block device
 
 INIT = """#!/bin/busybox sh
 # stage 1: just enough to reach the host's root over 9p
@@ -131,9 +132,11 @@ class Result:
     seconds: float
 
 
-def run(command: str, results: Path, timeout: float = 900, memory_mb: int = 2048) -> Result:
+def run(command: str, results: Path, timeout: float = 900, memory_mb: int = 2048, repo: Path = REPO) -> Result:
     """Boot, run `command` (a shell line, cwd = the repo) in the guest as
-    root, power off. qemu is ended by its PID on timeout."""
+    root, power off. qemu is ended by its PID on timeout. The repository is
+    a share of its own, mounted after the guest's fresh /tmp and /run: a
+    clone under /tmp stays visible."""
     kernel = check_host()
     CACHE.mkdir(parents=True, exist_ok=True)
     vmlinux = extract_vmlinux(kernel.vmlinuz, CACHE / f"vmlinux-{kernel.version}")
@@ -143,14 +146,19 @@ def run(command: str, results: Path, timeout: float = 900, memory_mb: int = 2048
     for stale in ("rc", "log"):
         (results / stale).unlink(missing_ok=True)
     console = results / "console.log"
+    disk = results / "scratch.img"
+    with open(disk, "wb") as f:
+        f.truncate(8 << 20)
     cmdline = (f"console=ttyS0 quiet panic=-1 rdinit=/init minictr.guest={GUEST_SCRIPT} "
-               f"minictr.results={results} minictr.repo={REPO}")
+               f"minictr.results={results} minictr.repo={repo}")
     argv = ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2",
             "-m", str(memory_mb), "-nodefaults", "-nic", "none", "-nographic", "-no-reboot",
             "-serial", f"file:{console}", "-kernel", str(vmlinux), "-initrd", str(initramfs),
             "-append", cmdline,
             "-virtfs", "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap",
-            "-virtfs", f"local,path={results},mount_tag=results,security_model=none,multidevs=remap"]
+            "-virtfs", f"local,path={results},mount_tag=results,security_model=none,multidevs=remap",
+            "-virtfs", f"local,path={repo},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
+            "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe"]
     started = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=open(results / "qemu.err", "w"), start_new_session=True)

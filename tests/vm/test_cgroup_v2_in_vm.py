@@ -14,15 +14,19 @@ import harness  # noqa: E402
 pytestmark = pytest.mark.root
 
 
-def test_cgroup_v2_tests_pass_in_vm(tmp_path):
+def _need_vm() -> None:
     if os.environ.get("MINICTR_IN_VM"):
         pytest.skip("already inside the test VM")
-    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-        pytest.skip("this host is unified cgroup v2: the cgroupv2 tests ran here directly")
     try:
         harness.check_host()
     except harness.VMUnavailable as why:
         pytest.skip(f"cannot boot the cgroup v2 VM: {why}")
+
+
+def test_cgroup_v2_tests_pass_in_vm(tmp_path):
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        pytest.skip("this host is unified cgroup v2: the cgroupv2 tests ran here directly")
+    _need_vm()
 
     results = tmp_path / "vm"
     junit = results / "junit.xml"
@@ -40,3 +44,19 @@ def test_cgroup_v2_tests_pass_in_vm(tmp_path):
     assert counts["tests"] >= 10 and counts["failures"] == counts["errors"] == 0, (counts, report)
     # inside the VM nothing may skip: every cgroupv2 test must have really run on v2
     assert counts["skipped"] == 0, (counts, report)
+
+
+def test_the_vm_sees_a_repository_under_tmp(tmp_path):
+    """The guest mounts a fresh /tmp: a clone there must still be the guest's
+    working directory (the repository is a share of its own)."""
+    _need_vm()
+    clone = Path("/tmp") / f"minictr-vm-clone-{os.getpid()}"
+    clone.mkdir()
+    try:
+        (clone / "marker").write_text("the clone under /tmp\n")
+        res = harness.run("pwd; cat marker", tmp_path / "vm", timeout=300, repo=clone)
+        assert res.returncode == 0, f"{res.log}\n{res.console[-2000:]}"
+        assert f"{clone}\nthe clone under /tmp" in res.log, res.log
+    finally:
+        import shutil
+        shutil.rmtree(clone, ignore_errors=True)

@@ -49,6 +49,16 @@ class Limits:
     pids_limit: int | None = None            # <= 0 = unlimited
     devices: list[DeviceRule] = field(default_factory=list)
     unified: dict[str, str] = field(default_factory=dict)
+    blkio_weight: int | None = None          # 10..1000
+    blkio_weight_devices: list[tuple[int, int, int]] = field(default_factory=list)   # major, minor, weight
+    # "read_bps", "write_bps", "read_iops", "write_iops" -> [(major, minor, rate)]
+    blkio_throttle: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
+    hugepages: list[tuple[str, int]] = field(default_factory=list)   # ("2MB", bytes)
+    net_cls_classid: int | None = None
+    net_prio: list[tuple[str, int]] = field(default_factory=list)    # (interface, priority)
+
+    def has_blkio(self) -> bool:
+        return bool(self.blkio_weight or self.blkio_weight_devices or any(self.blkio_throttle.values()))
 
 
 def _int(obj: dict, key: str, where: str, minimum: int | None = None) -> int | None:
@@ -146,7 +156,64 @@ def parse_limits(res: dict | None, where: str = "linux.resources") -> Limits:
                                                 for k, v in unified.items()):
         raise ConfigError(f"{where}.unified", "must map cgroup v2 file names to string values")
     lim.unified = dict(unified)
+    _block_io(_section(res, "blockIO"), f"{where}.blockIO", lim)
+    _hugepages(res.get("hugepageLimits"), f"{where}.hugepageLimits", lim)
+    net = _section(res, "network")
+    lim.net_cls_classid = _int(net, "classID", f"{where}.network", minimum=0) or None
+    for i, p in enumerate(net.get("priorities") or []):
+        if not isinstance(p, dict) or not isinstance(p.get("name"), str) or not p["name"]:
+            raise ConfigError(f"{where}.network.priorities[{i}].name", "must be an interface name")
+        lim.net_prio.append((p["name"], _int(p, "priority", f"{where}.network.priorities[{i}]", minimum=0) or 0))
     return lim
+
+
+THROTTLES = {"throttleReadBpsDevice": "read_bps", "throttleWriteBpsDevice": "write_bps",
+             "throttleReadIOPSDevice": "read_iops", "throttleWriteIOPSDevice": "write_iops"}
+
+
+def _block_io(bio: dict, where: str, lim: Limits) -> None:
+    lim.blkio_weight = _int(bio, "weight", where, minimum=0) or None
+    if lim.blkio_weight is not None and not 10 <= lim.blkio_weight <= 1000:
+        raise ConfigError(f"{where}.weight", f"must be 10..1000, got {lim.blkio_weight}")
+    if _int(bio, "leafWeight", where, minimum=0):
+        raise ConfigError(f"{where}.leafWeight", "is not supported by the kernel any more (removed in Linux 5.0)")
+
+    def devices(key: str, value_key: str) -> list[tuple[int, int, int]]:
+        out = []
+        items = bio.get(key) or []
+        if not isinstance(items, list):
+            raise ConfigError(f"{where}.{key}", "must be an array")
+        for i, d in enumerate(items):
+            name = f"{where}.{key}[{i}]"
+            if not isinstance(d, dict):
+                raise ConfigError(name, "must be an object")
+            major, minor = _int(d, "major", name, minimum=0), _int(d, "minor", name, minimum=0)
+            value = _int(d, value_key, name, minimum=0)
+            if major is None or minor is None or value is None:
+                raise ConfigError(name, f"needs major, minor and {value_key}")
+            out.append((major, minor, value))
+        return out
+    lim.blkio_weight_devices = devices("weightDevice", "weight")
+    for key, short in THROTTLES.items():
+        lim.blkio_throttle[short] = devices(key, "rate")
+
+
+def _hugepages(items, where: str, lim: Limits) -> None:
+    if items is None:
+        return
+    if not isinstance(items, list):
+        raise ConfigError(where, "must be an array")
+    for i, h in enumerate(items):
+        name = f"{where}[{i}]"
+        if not isinstance(h, dict) or not isinstance(h.get("pageSize"), str) or not h["pageSize"]:
+            raise ConfigError(f"{name}.pageSize", "must be a size like 2MB")
+        size = h["pageSize"]
+        if not (size[:-2].isdigit() and size[-2:] in ("KB", "MB", "GB")):
+            raise ConfigError(f"{name}.pageSize", f"must be a size like 2MB or 1GB, got {size!r}")
+        limit = _int(h, "limit", name, minimum=0)
+        if limit is None:
+            raise ConfigError(f"{name}.limit", "is required")
+        lim.hugepages.append((size, limit))
 
 
 def cpu_weight(shares: int) -> int:

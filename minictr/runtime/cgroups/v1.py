@@ -9,7 +9,7 @@ from minictr.runtime import signals
 import time
 
 from minictr.runtime.cgroups import files
-from minictr.runtime.cgroups.resources import Limits, parse_limits
+from minictr.runtime.cgroups.resources import THROTTLES, Limits, parse_limits
 
 UNIFIED = ""   # the key of the cgroup2 hierarchy in /proc/self/cgroup
 
@@ -106,6 +106,41 @@ class V1Manager:
             self._apply_devices(devices, lim)
         if lim.unified:
             raise files.CgroupError(f"{r}.unified: cgroup v2 settings on a host whose controllers are v1")
+        if lim.has_blkio():
+            self._apply_blkio(self._need("blkio", f"{r}.blockIO"), lim, r)
+        for size, limit in lim.hugepages:
+            files.write(self._need("hugetlb", f"{r}.hugepageLimits"), f"hugetlb.{size}.limit_in_bytes", limit,
+                        f"{r}.hugepageLimits ({size})")
+        if lim.net_cls_classid:
+            files.write(self._need("net_cls", f"{r}.network.classID"), "net_cls.classid", lim.net_cls_classid,
+                        f"{r}.network.classID")
+        for iface, prio in lim.net_prio:
+            files.write(self._need("net_prio", f"{r}.network.priorities"), "net_prio.ifpriomap", f"{iface} {prio}",
+                        f"{r}.network.priorities ({iface})")
+
+    def _need(self, controller: str, field: str) -> str:
+        """The container's dir in that controller, or runc's kind of failure:
+        a limit the host cannot apply is never dropped in silence."""
+        d = self._dir(controller)
+        if d is None:
+            raise files.CgroupError(f"{field}: the {controller} cgroup controller is not mounted on this host, "
+                                    f"so this limit cannot be applied")
+        return d
+
+    @staticmethod
+    def _apply_blkio(d: str, lim: Limits, r: str) -> None:
+        bfq = not os.path.exists(os.path.join(d, "blkio.weight"))
+        prefix = "blkio.bfq." if bfq else "blkio."
+        if (lim.blkio_weight or lim.blkio_weight_devices) and not os.path.exists(os.path.join(d, prefix + "weight")):
+            raise files.CgroupError(f"{r}.blockIO.weight: this host's I/O scheduler takes no weights "
+                                    f"(blkio.weight and blkio.bfq.weight are missing)")
+        if lim.blkio_weight:
+            files.write(d, prefix + "weight", lim.blkio_weight, f"{r}.blockIO.weight")
+        for major, minor, weight in lim.blkio_weight_devices:
+            files.write(d, prefix + "weight_device", f"{major}:{minor} {weight}", f"{r}.blockIO.weightDevice")
+        for key, short in THROTTLES.items():
+            for major, minor, rate in lim.blkio_throttle.get(short, []):
+                files.write(d, f"blkio.throttle.{short}_device", f"{major}:{minor} {rate}", f"{r}.blockIO.{key}")
 
     def update(self, limits: Limits | dict) -> None:
         """runc update: only the given values change; devices stay as created."""

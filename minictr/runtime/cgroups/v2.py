@@ -94,6 +94,13 @@ class V2Manager:
             files.write(w, "pids.max", "max" if lim.pids_limit <= 0 else lim.pids_limit, f"{r}.pids.limit")
         for name, value in lim.unified.items():
             files.write(w, name, value, f"{r}.unified.{name}")
+        if lim.has_blkio():
+            self._apply_io(w, lim, r)
+        for size, limit in lim.hugepages:
+            files.write(w, f"hugetlb.{size}.max", limit, f"{r}.hugepageLimits ({size})")
+        if lim.net_cls_classid or lim.net_prio:
+            raise files.CgroupError(f"{r}.network: net_cls and net_prio do not exist on cgroup v2 "
+                                    f"(mark packets with nftables or tc by cgroup path instead)")
         if lim.devices:
             from minictr.runtime.cgroups import device_filter
             explain.step("bpf(BPF_PROG_LOAD, BPF_PROG_ATTACH)",
@@ -101,6 +108,28 @@ class V2Manager:
             device_filter.attach(w, lim.devices)
 
     update = apply
+
+    @staticmethod
+    def _apply_io(w: str, lim: Limits, r: str) -> None:
+        """blockIO on v2: weights in io.weight (io.bfq.weight under BFQ),
+        throttles as one io.max line per device."""
+        weight_file = "io.weight" if os.path.exists(os.path.join(w, "io.weight")) else "io.bfq.weight"
+        if (lim.blkio_weight or lim.blkio_weight_devices) and not os.path.exists(os.path.join(w, weight_file)):
+            raise files.CgroupError(f"{r}.blockIO.weight: this host's I/O scheduler takes no weights "
+                                    f"(io.weight and io.bfq.weight are missing)")
+        if lim.blkio_weight:
+            # v1's 10..1000 onto v2's 1..10000, as runc converts it
+            files.write(w, weight_file, f"default {1 + (lim.blkio_weight - 10) * 9999 // 990}", f"{r}.blockIO.weight")
+        for major, minor, weight in lim.blkio_weight_devices:
+            files.write(w, weight_file, f"{major}:{minor} {1 + (weight - 10) * 9999 // 990}",
+                        f"{r}.blockIO.weightDevice")
+        per_device: dict[tuple[int, int], list[str]] = {}
+        names = {"read_bps": "rbps", "write_bps": "wbps", "read_iops": "riops", "write_iops": "wiops"}
+        for short, entries in lim.blkio_throttle.items():
+            for major, minor, rate in entries:
+                per_device.setdefault((major, minor), []).append(f"{names[short]}={rate}")
+        for (major, minor), parts in per_device.items():
+            files.write(w, "io.max", f"{major}:{minor} {' '.join(parts)}", f"{r}.blockIO (io.max)")
 
     # -- control ----------------------------------------------------------
     def freeze(self) -> None:
