@@ -46,7 +46,7 @@ def parse_cpus(text: str) -> int:
         raise _flag_error(text, "--cpus", f"failed to parse {text} as a rational number") from None
     if value < 0 or value != value:
         raise _flag_error(text, "--cpus", "range of CPUs is from 0.01 to the number of CPUs available")
-    nano = int(round(value * 1e9)) if value != float("inf") else -1
+    nano = int(round(value * 1e9)) if value * 1e9 != float("inf") else -1
     host = len(os.sched_getaffinity(0))
     if nano and not 10_000_000 <= nano <= host * 1_000_000_000:
         # dockerd's words
@@ -205,6 +205,15 @@ def parse_env(items: list[str]) -> list[str]:
         elif key in os.environ:
             out.append(f"{key}={os.environ[key]}")
     return out
+
+
+def parse_dns(text: str) -> str:
+    """--dns takes IP addresses only (docker's ValidateIPAddress)."""
+    import ipaddress
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise _flag_error(text, "--dns", f"{text} is not an ip address") from None
 
 
 def parse_add_host(text: str) -> tuple[str, str]:

@@ -102,3 +102,28 @@ def test_pull_killed_midway_resumes_and_prune_leaves_no_temp(tmp_path, seeded_re
     # only complete snapshots (named by chain ID) are left at the top of the snapshot dir
     stray = [n for n in os.listdir(cli.root / "snapshots") if len(n) != 64 or not set(n) <= set("0123456789abcdef")]
     assert stray == [], stray
+
+
+def test_blobs_a_failed_pull_left_go_at_a_later_pull(tmp_path, make_registry):
+    """A pull that failed on one layer keeps what it fetched for a retry,
+    but not forever: once stale, the next pull (or load) removes it."""
+    registry = make_registry("anonymous", seeded=True)
+    image = registry.images["library/alpine:3.20"]
+    layer = image.manifest["layers"][0]["digest"]
+    path = registry.blob_path(layer)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    cli = MinictrCLI(tmp_path)
+    assert cli("pull", f"{registry.address}/library/alpine:3.20").returncode != 0
+    blobs = cli.root / "content" / "blobs" / "sha256"
+    left = os.listdir(blobs)
+    assert left, "the failed pull kept nothing a retry could use"
+    # a retry soon after still finds them
+    assert cli("pull", f"{registry.address}/library/alpine:no-such-tag").returncode != 0
+    assert sorted(os.listdir(blobs)) == sorted(left)
+    old = time.time() - 3600
+    for name in left:
+        os.utime(blobs / name, (old, old))
+    assert cli("pull", f"{registry.address}/library/alpine:no-such-tag").returncode != 0
+    assert os.listdir(blobs) == []

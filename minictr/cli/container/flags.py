@@ -133,7 +133,8 @@ def spec_from_flags(image: str, command: tuple[str, ...], kw: dict) -> Container
         no_new_privileges=security.no_new_privileges, unmask_systempaths=security.unmask_systempaths,
         stop_signal=kw["stop_signal"],
         stop_timeout=kw["stop_timeout"], add_hosts=[list(options.parse_add_host(h)) for h in kw["add_host"]],
-        dns=list(kw["dns"]), init=kw["init"], auto_remove=kw["auto_remove"], log_max_size=log_max_size,
+        dns=[options.parse_dns(d) for d in kw["dns"]], init=kw["init"], auto_remove=kw["auto_remove"],
+        log_max_size=log_max_size,
         log_max_file=log_max_file, runtime=kw["runtime"])
 
 
