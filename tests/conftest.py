@@ -27,6 +27,16 @@ def busybox_rootfs(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def probe(tmp_path_factory) -> Path:
+    """The static syscall probe (tests/support/syscall_probe.c), to bind-mount into containers."""
+    from support.probe import build_probe
+    built = build_probe(tmp_path_factory.mktemp("probe"))
+    if isinstance(built, str):
+        pytest.skip(built)
+    return built
+
+
 @pytest.fixture
 def runtime_root(tmp_path) -> Path:
     """A private --root for minictr-runtime/runc state, removed afterwards."""

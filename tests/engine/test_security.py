@@ -10,20 +10,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support.probe import build_probe, parse  # noqa: E402
+from support.probe import parse  # noqa: E402
 
 pytestmark = pytest.mark.root
 
 PROBES = ["keyctl", "add_key", "unshare-user", "unshare-mount", "mount", "reboot", "clone-newns",
           "personality-bad", "getpid"]
-
-
-@pytest.fixture(scope="module")
-def probe(tmp_path_factory):
-    built = build_probe(tmp_path_factory.mktemp("probe"))
-    if isinstance(built, str):
-        pytest.skip(built)
-    return built
 
 
 def run_probe(mc, probe, *opts: str) -> dict[str, str]:

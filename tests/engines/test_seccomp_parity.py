@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support.engine_env import EngineEnv  # noqa: E402
 from support.engines import IMAGE  # noqa: E402
-from support.probe import build_probe, parse  # noqa: E402
+from support.probe import parse  # noqa: E402
 
 pytestmark = [pytest.mark.root, pytest.mark.engines]
 
@@ -20,14 +20,6 @@ PROBES = ["keyctl", "add_key", "unshare-user", "unshare-mount", "mount", "reboot
           "personality-bad", "getpid"]
 OPTION_SETS = [(), ("--cap-add", "SYS_ADMIN"), ("--cap-add", "SYS_BOOT"), ("--security-opt", "seccomp=unconfined"),
                ("--privileged",)]
-
-
-@pytest.fixture(scope="module")
-def probe(tmp_path_factory):
-    built = build_probe(tmp_path_factory.mktemp("probe"))
-    if isinstance(built, str):
-        pytest.skip(built)
-    return built
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,16 @@ def _assert_store_honest(root):
             assert hashlib.sha256(f.read()).hexdigest() == name, f"blob {name} does not match its name"
 
 
+def _corrupt_first_layer(registry) -> str:
+    """Flip a byte of alpine's layer in the registry's storage; its digest."""
+    layer = registry.images["library/alpine:3.20"].manifest["layers"][0]["digest"]
+    path = registry.blob_path(layer)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return layer
+
+
 @pytest.mark.parametrize("mode", ["htpasswd", "token"])
 def test_login_then_pull_from_authenticating_registry(tmp_path, request, mode):
     registry = request.getfixturevalue("basic_registry" if mode == "htpasswd" else "token_registry")
@@ -44,12 +54,7 @@ def test_login_then_pull_from_authenticating_registry(tmp_path, request, mode):
 
 def test_corrupt_blob_in_registry_fails_and_keeps_nothing(tmp_path, make_registry):
     registry = make_registry("anonymous", seeded=True)
-    image = registry.images["library/alpine:3.20"]
-    layer = image.manifest["layers"][0]["digest"]
-    path = registry.blob_path(layer)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
+    layer = _corrupt_first_layer(registry)
     cli = MinictrCLI(tmp_path)
     res = cli("pull", f"{registry.address}/library/alpine:3.20")
     assert res.returncode != 0
@@ -108,12 +113,7 @@ def test_blobs_a_failed_pull_left_go_at_a_later_pull(tmp_path, make_registry):
     """A pull that failed on one layer keeps what it fetched for a retry,
     but not forever: once stale, the next pull (or load) removes it."""
     registry = make_registry("anonymous", seeded=True)
-    image = registry.images["library/alpine:3.20"]
-    layer = image.manifest["layers"][0]["digest"]
-    path = registry.blob_path(layer)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
+    _corrupt_first_layer(registry)
     cli = MinictrCLI(tmp_path)
     assert cli("pull", f"{registry.address}/library/alpine:3.20").returncode != 0
     blobs = cli.root / "content" / "blobs" / "sha256"
