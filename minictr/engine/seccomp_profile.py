@@ -4,8 +4,9 @@ rules whose capabilities, architectures or kernel version do not match are
 left out, as dockerd does before it hands a spec to runc."""
 from __future__ import annotations
 
-import json
 import os
+
+from minictr import jsonio
 
 from minictr.engine.errors import EngineError
 
@@ -48,9 +49,9 @@ def read_profile_file(path: str) -> str:
 def parse_profile(text: str, source: str) -> dict:
     from minictr.runtime import seccomp as rt
     try:
-        profile = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise EngineError(f"seccomp profile {source}: line {e.lineno} column {e.colno}: {e.msg}")
+        profile = jsonio.loads(text)
+    except jsonio.JSONError as e:
+        raise EngineError(f"seccomp profile {source}: line {e.line} column {e.column}: {e.msg}") from None
     if not isinstance(profile, dict):
         raise EngineError(f"seccomp profile {source}: must be a JSON object")
     if not isinstance(profile.get("defaultAction"), str):

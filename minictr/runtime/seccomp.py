@@ -152,13 +152,15 @@ _compiled: dict[str, tuple[bytes, int]] = {}
 def filter_digest(profile: dict) -> str:
     """What the compiled filter depends on: the profile, the machine and the
     libseccomp release (whose syscall tables resolve the names)."""
-    import hashlib
-    import json
+    from minictr import jsonio
     from minictr._native._shim import lib
+    try:
+        from _sha256 import sha256   # the builtin: hashlib's OpenSSL import costs ~3 ms of a start
+    except ImportError:
+        from hashlib import sha256
     v = lib.seccomp_version()
-    key = json.dumps([profile, os.uname().machine, [v.major, v.minor, v.micro]], sort_keys=True,
-                     separators=(",", ":"))
-    return hashlib.sha256(key.encode()).hexdigest()
+    key = jsonio.dumps([profile, os.uname().machine, [v.major, v.minor, v.micro]])
+    return sha256(key.encode()).hexdigest()
 
 
 def compile_cached(profile: dict, cache_dir: str | None) -> tuple[bytes, int]:
