@@ -188,3 +188,15 @@ def test_invalid_references_are_refused_before_any_lookup(mc, ref):
         assert res.returncode == (1 if args[0] == "pull" else 125), res
         assert "invalid reference format" in res.stderr, res.stderr
         assert "Pulling from" not in res.stderr and "cannot reach" not in res.stderr, res.stderr
+
+
+def test_the_filter_is_compiled_once_per_profile_and_covers_exec(mc):
+    cache = Path(mc.root) / "run" / "runtime" / ".seccomp-cache"
+    mc("run", "--rm", "--network", "none", "--cap-add", "SYS_PTRACE", "busybox", "true", check=True)
+    before = sorted(p.name for p in cache.iterdir())
+    mc("run", "--rm", "--network", "none", "--cap-add", "SYS_PTRACE", "busybox", "true", check=True)
+    assert sorted(p.name for p in cache.iterdir()) == before   # the same profile: the cached filter
+    mc.run_detached("--name", "execd", "--network", "none", "busybox", "sleep", "30")
+    mc.leftovers.append("execd")
+    res = mc("exec", "execd", "grep", "^Seccomp:", "/proc/self/status", check=True)
+    assert res.stdout.split()[1] == "2"

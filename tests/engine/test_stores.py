@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.bundles import BUSYBOX_LAYOUT  # noqa: E402
 from support.engine_env import EngineEnv  # noqa: E402
 
 pytestmark = pytest.mark.root
@@ -40,6 +41,8 @@ def _rules_mentioning(text: str) -> list[str]:
 
 @pytest.fixture
 def two_roots(tmp_path):
+    if not BUSYBOX_LAYOUT.exists():
+        pytest.skip(f"busybox layout missing: {BUSYBOX_LAYOUT}")
     roots = [_unconfigured(tmp_path / "a"), _unconfigured(tmp_path / "b")]
     yield roots
     for env in roots:

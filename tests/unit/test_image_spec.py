@@ -1,6 +1,7 @@
 """Manifests, indexes, configs and platforms: parsed from the real
 documents in ../shared/images, errors naming the field."""
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from minictr.oci import image_config, manifest, media_types as mt, platform
 from minictr.oci.manifest import InvalidManifest
 
-IMAGES = Path(__file__).resolve().parents[3] / "shared" / "images"
+IMAGES = Path(os.environ.get("MINICTR_SHARED_IMAGES", Path(__file__).resolve().parents[3] / "shared" / "images"))
 BUSYBOX = IMAGES / "busybox" / "busybox-1.38.0-glibc-amd64.oci"
 MANIFEST_LIST = IMAGES / "json" / "busybox-1.27.2-docker-manifest-list.json"
 
