@@ -45,6 +45,15 @@ def loads(text: str | bytes):
         raise _error("Expecting value", text, e.value) from None
     except ValueError as e:  # json.JSONDecodeError, raised by _json itself
         raise _error(getattr(e, "msg", str(e)), text, getattr(e, "pos", start)) from None
+    except SystemError:
+        # some errors (a bad object key) reach _json's error path without the
+        # context json's own decoder gives it: let json describe the error
+        import json
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as e:
+            raise _error(e.msg, text, e.pos) from None
+        raise
     rest = len(text) - len(text[end:].lstrip(_WHITESPACE))
     if rest != len(text):
         raise _error("Extra data", text, rest)

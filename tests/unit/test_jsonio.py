@@ -23,7 +23,7 @@ def test_dumps_like_json(obj):
 
 @pytest.mark.parametrize("text,line,column", [
     ("", 1, 1), ("{", 1, 2), ('{"a": 1} x', 1, 10), ('{\n  "a": tru\n}', 2, 8), ("[1, 2", 1, 6),
-    ('{"a": "\x01"}', 1, 8),
+    ('{"a": "\x01"}', 1, 8), ("{not json", 1, 2), ('{"a" 1}', 1, 6), ('{"a": 1,}', 1, 9),
 ])
 def test_errors_say_where(text, line, column):
     with pytest.raises(jsonio.JSONError) as e:

@@ -2,6 +2,7 @@
 cgroup.kill, update, runc parity) run again on unified cgroup v2, inside a
 throwaway qemu VM booted here, because this host's cgroups are hybrid."""
 import os
+import shlex
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -30,7 +31,10 @@ def test_cgroup_v2_tests_pass_in_vm(tmp_path):
 
     results = tmp_path / "vm"
     junit = results / "junit.xml"
-    res = harness.run(f".venv/bin/python -m pytest -q -rs -p no:cacheprovider -m cgroupv2 "
+    # where the shared images are, if the host was told (the guest sees the host's files, not its env)
+    shared = os.environ.get("MINICTR_SHARED_IMAGES")
+    env = f"MINICTR_SHARED_IMAGES={shlex.quote(shared)} " if shared else ""
+    res = harness.run(f"{env}.venv/bin/python -m pytest -q -rs -p no:cacheprovider -m cgroupv2 "
                       f"--junitxml={junit} tests/integration", results, timeout=1200)
     report = f"--- guest output ---\n{res.log}\n--- console (tail) ---\n{res.console[-3000:]}"
     assert res.returncode is not None, f"the VM never reported back ({res.seconds:.0f}s)\n{report}"
