@@ -86,6 +86,27 @@ int mc_load_seccomp(const struct mc_plan *plan)
     return 0;
 }
 
+int mc_set_exec_label(const struct mc_plan *plan)
+{
+    if (!plan->exec_label_path || !plan->exec_label)
+        return 0;
+    mc_explain("write /proc/self/attr", "%s <- %s: the LSM confines the program from its execve on",
+               plan->exec_label_path, plan->exec_label);
+    int fd = open(plan->exec_label_path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return mc_fail("open %s (process.apparmorProfile / process.selinuxLabel)", plan->exec_label_path);
+    size_t len = strlen(plan->exec_label);
+    ssize_t n = write(fd, plan->exec_label, len);
+    int saved = errno;
+    close(fd);
+    if (n != (ssize_t)len) {
+        errno = n < 0 ? saved : EIO;
+        return mc_fail("set the security label %s (process.apparmorProfile / process.selinuxLabel: "
+                       "is the profile loaded?)", plan->exec_label);
+    }
+    return 0;
+}
+
 static int capset_all(uint64_t eff, uint64_t perm, uint64_t inh)
 {
     struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };

@@ -126,6 +126,8 @@ struct mc_plan {
     const unsigned char *seccomp_bpf;   /* struct sock_filter[] */
     int seccomp_len;                    /* number of sock_filter entries */
     unsigned int seccomp_flags;         /* SECCOMP_FILTER_FLAG_* */
+    const char *exec_label_path;        /* LSM attribute for the exec transition (AppArmor, SELinux); NULL = none */
+    const char *exec_label;             /* written there just before execve: "exec PROFILE" or an SELinux label */
     int new_session;            /* setsid(): new session, no controlling tty */
 
     /* plumbing */

@@ -44,6 +44,7 @@ int mc_set_hostname(const struct mc_plan *plan);
 int mc_write_sysctls(const struct mc_plan *plan);
 int mc_set_rlimits(const struct mc_plan *plan);
 int mc_load_seccomp(const struct mc_plan *plan);
+int mc_set_exec_label(const struct mc_plan *plan);
 int mc_finalize_identity(const struct mc_plan *plan);
 
 /* console.c */

@@ -172,6 +172,8 @@ void mc_stage_init(const struct mc_plan *plan)
      * process may be about to lose: load it while we still have it. */
     if (!plan->no_new_privs && mc_load_seccomp(plan) < 0)
         mc_die();
+    if (mc_set_exec_label(plan) < 0)
+        mc_die();
     if (mc_finalize_identity(plan) < 0)
         mc_die();
     if (look_path(plan, program, sizeof(program)) < 0)

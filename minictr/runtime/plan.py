@@ -84,6 +84,8 @@ class Plan:
     no_new_privs: bool = False
     seccomp_bpf: bytes = b""
     seccomp_flags: int = 0
+    exec_label_path: str = ""               # /proc/self/attr/... the LSM reads at execve
+    exec_label: str = ""
     new_session: bool = True
     exec_fifo_fd: int = -1
     console_fd: int = -1
@@ -142,7 +144,7 @@ def plan_process(plan: Plan, process: Process, seccomp: dict | None, seccomp_cac
     (`seccomp_cache`: where compiled filters are kept by profile digest)."""
     from minictr.runtime import capabilities
 
-    check_security_labels(process)
+    plan.exec_label_path, plan.exec_label = exec_label(process)
     plan.argv = list(process.args)
     plan.envp = list(process.env)
     plan.cwd = process.cwd
@@ -198,23 +200,46 @@ def plan_mounts(config: Config, bundle: str, cgroup_mounts) -> tuple[list[MountS
 def _lsm_enabled(name: str) -> bool:
     try:
         with open("/sys/kernel/security/lsm") as f:
-            return name in f.read().split(",")
-    except OSError:
+            return name in f.read().strip().split(",")
+    except OSError:   # securityfs not mounted: what the LSM itself shows
+        if name == "apparmor":
+            try:
+                with open("/sys/module/apparmor/parameters/enabled") as f:
+                    return f.read().strip() == "Y"
+            except OSError:
+                return False
         return name == "selinux" and os.path.exists("/sys/fs/selinux/enforce")
 
 
-def check_security_labels(process: Process, mount_label: str = "") -> None:
-    """AppArmor profiles and SELinux labels are not applied by this runtime
-    yet: a config that asks for one fails, saying why, instead of running
-    the container without the confinement it asked for."""
-    for field_name, value, lsm in (("process.apparmorProfile", process.apparmor_profile, "apparmor"),
-                                   ("process.selinuxLabel", process.selinux_label, "selinux"),
-                                   ("linux.mountLabel", mount_label, "selinux")):
-        if not value:
-            continue
-        if not _lsm_enabled(lsm):
-            raise ConfigError(field_name, f"{value!r} asks for {lsm}, which is not enabled on this host")
-        raise ConfigError(field_name, f"{value!r}: minictr-runtime does not apply {lsm} labels yet")
+def exec_label(process: Process) -> tuple[str, str]:
+    """(attribute file, what to write there) for the process's AppArmor
+    profile or SELinux label, applied by the C shim just before execve, as
+    runc does. A label for an LSM this host does not run fails the create:
+    the container never runs without the confinement it asked for."""
+    profile, label = process.apparmor_profile, process.selinux_label
+    if profile and label:
+        raise ConfigError("process", "apparmorProfile and selinuxLabel are set: one LSM confines a process")
+    if profile:
+        if not _lsm_enabled("apparmor"):
+            raise ConfigError("process.apparmorProfile", f"{profile!r} asks for AppArmor, which is not enabled "
+                                                         "on this host")
+        path = "/proc/self/attr/apparmor/exec"
+        return (path if os.path.exists(path) else "/proc/self/attr/exec"), f"exec {profile}"
+    if label:
+        if not _lsm_enabled("selinux"):
+            raise ConfigError("process.selinuxLabel", f"{label!r} asks for SELinux, which is not enabled on this host")
+        return "/proc/self/attr/exec", label
+    return "", ""
+
+
+def mount_label_option(mount_label: str) -> str:
+    """linux.mountLabel as the context= option of the container's own
+    filesystems (tmpfs, mqueue, devpts), as runc formats it."""
+    if not mount_label:
+        return ""
+    if not _lsm_enabled("selinux"):
+        raise ConfigError("linux.mountLabel", f"{mount_label!r} asks for SELinux, which is not enabled on this host")
+    return f'context="{mount_label}"'
 
 
 SYSTEM_DIRS = ("/proc", "/sys", "/dev")
@@ -270,8 +295,11 @@ def plan_container(config: Config, bundle: str, rootfs: str, cgroup_mounts,
         plan.root_propagation = mo.PROPAGATION[linux.rootfs_propagation]
     plan.mounts, plan.cgroup_mounts_at = plan_mounts(config, bundle, cgroup_mounts)
     check_system_dirs(rootfs, plan.mounts)
-    if linux.mount_label and config.process is not None:
-        check_security_labels(config.process, linux.mount_label)
+    context = mount_label_option(linux.mount_label)
+    if context:
+        for step in plan.mounts:
+            if step.fstype in ("tmpfs", "mqueue", "devpts"):
+                step.data = f"{step.data},{context}" if step.data else context
     plan.setup_dev = needs_setup_dev(config)
     plan.devices = devmod.merged_devices(linux.devices)
     plan.bind_devices = plan.has_new(CLONE_NEWUSER)
@@ -402,6 +430,8 @@ def to_struct(plan: Plan):
         k.refs.append(buf)
         s.seccomp_bpf, s.seccomp_len = buf, len(plan.seccomp_bpf) // 8
         s.seccomp_flags = plan.seccomp_flags
+    if plan.exec_label_path:
+        s.exec_label_path, s.exec_label = k.str(plan.exec_label_path), k.str(plan.exec_label)
     s.new_session = plan.new_session
     s.exec_fifo_fd, s.console_fd = plan.exec_fifo_fd, plan.console_fd
     s.preserve_fds = plan.preserve_fds

@@ -175,3 +175,52 @@ def test_security_labels_are_never_ignored(tmp_path, busybox_rootfs, where, key,
     res = run_bundle("minictr", tmp_path / "state", bundle, "labelctr1", timeout=60)
     assert res.returncode != 0 and f"{where}.{key}" in res.stderr, res.stderr
     assert not leftovers("labelctr1")
+
+
+AA_PROFILE = """profile minictr-test-confined flags=(attach_disconnected,mediate_deleted) {
+  file,
+  capability,
+  network,
+  signal,
+  unix,
+  mount,
+  umount,
+  pivot_root,
+  ptrace,
+  deny /etc/passwd r,
+}
+"""
+
+
+def test_an_apparmor_profile_confines_the_process(tmp_path, busybox_rootfs):
+    """process.apparmorProfile is applied at execve, as runc does (the VM's
+    kernel runs AppArmor; this host's does not, and the test above checks
+    the refusal there)."""
+    import os
+    import shutil
+    try:
+        enabled = open("/sys/module/apparmor/parameters/enabled").read().strip() == "Y"
+    except OSError:
+        enabled = False
+    if not enabled or not os.path.exists("/sys/kernel/security/apparmor"):
+        pytest.skip("AppArmor is not enabled on this host (the cgroup v2 VM runs it)")
+    if not shutil.which("apparmor_parser"):
+        pytest.skip("apparmor_parser is not installed (apt install apparmor)")
+    profile = tmp_path / "minictr-test-confined"
+    profile.write_text(AA_PROFILE)
+    subprocess.run(["apparmor_parser", "-r", "-W", str(profile)], check=True, capture_output=True, timeout=60)
+    try:
+        spec = _spec(["sh", "-c", "cat /proc/self/attr/current; cat /etc/passwd >/dev/null 2>&1 && echo readable "
+                                  "|| echo denied"], {})
+        spec["process"]["apparmorProfile"] = "minictr-test-confined"
+        bundle = make_bundle(tmp_path / "b", spec, rootfs_src=busybox_rootfs)
+        res = run_bundle("minictr", tmp_path / "state", bundle, "aactr1", timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert "minictr-test-confined (enforce)" in res.stdout and "denied" in res.stdout, res.stdout
+        spec["process"]["apparmorProfile"] = "no-such-profile"
+        bundle = make_bundle(tmp_path / "b2", spec, rootfs_src=busybox_rootfs)
+        res = run_bundle("minictr", tmp_path / "state", bundle, "aactr2", timeout=60)
+        assert res.returncode != 0 and "no-such-profile" in res.stderr, res.stderr
+    finally:
+        subprocess.run(["apparmor_parser", "-R", str(profile)], capture_output=True, timeout=60)
+    assert not leftovers("aactr1") and not leftovers("aactr2")
