@@ -94,8 +94,18 @@ def make_dirs(path: str) -> list[str]:
 
 def remove_dirs(dirs: list[str], timeout: float = 2.0) -> None:
     """rmdir deepest first; a cgroup whose last task just died can be busy
-    for a moment. Parents someone else now uses are left alone."""
-    for d in sorted(set(dirs), key=lambda p: p.count("/"), reverse=True):
+    for a moment. Parents someone else now uses are left alone: a parent
+    (shared by every container, as /minictr) that cannot go now is not this
+    container's failure, and the next container to leave removes it."""
+    unique = set(dirs)
+    parents = {d for d in unique if any(o.startswith(d + "/") for o in unique)}
+    for d in sorted(unique, key=lambda p: p.count("/"), reverse=True):
+        if d in parents:
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+            continue
         deadline = time.monotonic() + timeout
         while True:
             try:
