@@ -236,7 +236,7 @@ def commit(engine, rec, reference: str = "", message: str = "", author: str = ""
     from minictr.engine import bundle
     from minictr.image.pull import parse_reference
     from minictr.oci import image_config as _ic, media_types as mt
-    from minictr.runtime.state import now_rfc3339
+    from minictr.clock import now_rfc3339
     from minictr.state.locks import gc_lock
     parsed = parse_changes(list(changes))
     tag = None

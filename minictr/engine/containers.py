@@ -18,13 +18,16 @@ from __future__ import annotations
 import os
 import time
 
-from minictr.engine import bundle, ids, layout, names, options
+from minictr import ids
+from minictr.fsutil import remove_tree
+from minictr.engine import bundle, layout, names, options
 from minictr.engine.errors import EngineError, InvalidOption, StartFailed, program_failure_code
 from minictr.engine.records import ZERO_TIME, ContainerRecord, ContainerRecords
 from minictr.engine.rootfs import rootfs_detach, rootfs_mount, unmount_rootfs
 from minictr.engine.spec import ContainerSpec
 from minictr.runtime import explain
-from minictr.runtime.state import StateStore, now_rfc3339, proc_alive
+from minictr.clock import now_rfc3339
+from minictr.runtime.state import StateStore, proc_alive, wait_dead
 from minictr.state.locks import FileLock
 
 ACTIVE = ("running", "paused", "restarting")
@@ -403,13 +406,13 @@ class Engine:
             driver.kill(rec.id, sig)
         except (RuntimeFailure, EngineError):
             pass
-        if not _wait_dead(pid, start_time, max(timeout, 0)):
+        if not wait_dead(pid, start_time, max(timeout, 0)):
             explain.step("kill(SIGKILL)", f"stop: still running after {timeout} s")
             try:
                 driver.kill(rec.id, 9, all_processes=True)
             except (RuntimeFailure, EngineError):
                 pass
-            _wait_dead(pid, start_time, 10)
+            wait_dead(pid, start_time, 10)
         self._wait_exit_recorded(rec)
         return self.cleanup(rec.id) or rec
 
@@ -474,9 +477,9 @@ class Engine:
         if remove_volumes:
             for volume in spec.volumes:
                 if volume.get("anonymous") and self.volumes.exists(volume["source"]):
-                    _remove_tree(os.path.dirname(self.volumes.path(volume["source"])))
-        _remove_tree(paths.run_dir)
-        _remove_tree(paths.dir)
+                    remove_tree(os.path.dirname(self.volumes.path(volume["source"])))
+        remove_tree(paths.run_dir)
+        remove_tree(paths.dir)
         self.images.records.release(f"container:{container_id}")
         self.records.remove(container_id)   # last: until here, `rm` again finishes the job
 
@@ -508,8 +511,8 @@ class Engine:
                 _remove_stray_cgroups(container_id)
                 paths = self.paths(container_id)
                 unmount_rootfs(paths.rootfs)
-                _remove_tree(paths.run_dir)
-                _remove_tree(paths.dir)
+                remove_tree(paths.run_dir)
+                remove_tree(paths.dir)
                 self.images.records.release(f"container:{container_id}")
             try:
                 os.unlink(os.path.join(self.root, "locks", f"container-{container_id}.lock"))
@@ -584,47 +587,12 @@ class Engine:
         return out if all_ else [r for r in out if r.status in ACTIVE]
 
 
-def _remove_tree(path: str) -> None:
-    """rmtree without shutil's import (it pulls in lzma and bz2): the
-    container's dirs hold plain files, symlinks and directories."""
-    for base, dirs, files in os.walk(path, topdown=False):
-        for name in files:
-            try:
-                os.unlink(os.path.join(base, name))
-            except FileNotFoundError:
-                pass
-        for name in dirs:
-            full = os.path.join(base, name)
-            try:
-                if os.path.islink(full):
-                    os.unlink(full)
-                else:
-                    os.rmdir(full)
-            except FileNotFoundError:
-                pass
-            except OSError:   # a mount point left by an interrupted start: leave it to the next rm
-                pass
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass
-
-
 def _write_json(path: str, obj: dict) -> None:
     from minictr import jsonio
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
         f.write(jsonio.dumps(obj))
     os.replace(tmp, path)
-
-
-def _wait_dead(pid: int, start_time: str | None, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while proc_alive(pid, start_time):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def _is_our_shim(pid: int, container_id: str) -> bool:

@@ -1,7 +1,7 @@
 """docker-style generated names (adjective_surname), e.g. `eager_turing`."""
 from __future__ import annotations
 
-from minictr.engine import ids
+from minictr import ids
 
 ADJECTIVES = ("admiring adoring affectionate amazing angry awesome blissful bold boring brave busy charming "
               "clever compassionate competent condescending confident cool cranky crazy dazzling determined "

@@ -8,7 +8,7 @@ import time
 
 from minictr import jsonio
 from minictr.engine.errors import EngineError
-from minictr.engine.ids import new_id
+from minictr.ids import new_id
 
 
 class VolumeInUse(EngineError):

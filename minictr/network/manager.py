@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import time
 
+from minictr.clock import now_rfc3339
+from minictr.ids import new_id
 from minictr.network import rules as rule_specs
 from minictr.network.config import AUTO_SIZE, DEFAULT_NETWORK, HOST_LOCK, NetworkConfig
 from minictr.network.errors import ActiveEndpoints, NetworkConfigError, NetworkError, NetworkExists, SubnetOverlap
@@ -26,15 +28,6 @@ from minictr.state.locks import FileLock
 
 PREDEFINED = ("bridge", "host", "none")
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"  # docker's
-
-
-def _now_rfc3339() -> str:
-    ns = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
-
-
-def _new_id() -> str:
-    return os.urandom(32).hex()
 
 
 def _network_tags(net: Network) -> dict[str, list[str]]:
@@ -130,8 +123,8 @@ class Networks:
         """The default network made as cfg says (or moved there), set up;
         the caller holds the setup lock."""
         if net is None:
-            net = Network(id=_new_id(), name=DEFAULT_NETWORK, bridge=cfg.bridge, subnet=cfg.subnet,
-                          gateway=cfg.gateway, created=_now_rfc3339(), is_default=True)
+            net = Network(id=new_id(), name=DEFAULT_NETWORK, bridge=cfg.bridge, subnet=cfg.subnet,
+                          gateway=cfg.gateway, created=now_rfc3339(), is_default=True)
             self._setup(net)
             with transaction(self.conn):
                 self.store.add_network(net)
@@ -211,9 +204,9 @@ class Networks:
                 routes = [route for route, _dev in overlap.host_routes(self.rt)]
                 wanted = pick_subnet(self.config.pools, taken + routes)
                 gateway = int_to_ip(wanted.first_host())
-            net_id = _new_id()
+            net_id = new_id()
             net = Network(id=net_id, name=name, bridge=f"mc-{net_id[:12]}", subnet=str(wanted), gateway=gateway,
-                          created=_now_rfc3339(), labels=labels, internal=bool(internal))
+                          created=now_rfc3339(), labels=labels, internal=bool(internal))
             self._setup(net)
             try:
                 with transaction(self.conn):
@@ -290,7 +283,7 @@ class Networks:
         `extra_hosts`: --add-host (name, ip) pairs kept in its hosts file."""
         net = self._net(net)
         publish = [p if isinstance(p, PortMapping) else PortMapping(**p) for p in publish]
-        endpoint_id = _new_id()
+        endpoint_id = new_id()
         with transaction(self.conn):
             net = self.store.network(net.id)  # still there
             for other in self.store.endpoints_of_container(container_id):

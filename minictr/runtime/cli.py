@@ -27,7 +27,7 @@ class Log:
     def write(self, level: str, msg: str) -> None:
         if not self.path:
             return
-        from minictr.runtime.state import now_rfc3339
+        from minictr.clock import now_rfc3339
         now = now_rfc3339()
         if self.fmt == "json":
             line = jsonio.dumps({"level": level, "msg": msg, "time": now})

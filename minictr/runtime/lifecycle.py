@@ -23,7 +23,8 @@ from minictr.runtime.errors import ContainerNotFound, RuntimeFailure
 from minictr.runtime.hooks import hook_dicts, run_hooks
 from minictr.runtime.plan import MountStep, plan_container
 from minictr.runtime.spawn import Callbacks, spawn
-from minictr.runtime.state import (ContainerState, StateStore, now_rfc3339, oci_state, proc_alive,
+from minictr.clock import now_rfc3339
+from minictr.runtime.state import (ContainerState, StateStore, oci_state, proc_alive, wait_dead,
                                    proc_start_time, status)
 
 
@@ -322,19 +323,6 @@ def kill(store: StateStore, container_id: str, sig: int, all_processes: bool = F
         raise RuntimeFailure("container not running") from None
 
 
-def _wait_dead(pid: int, start_time: str | None, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while proc_alive(pid, start_time):
-        try:  # if it is our child (run), reap it so it stops being a zombie
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
-
-
 def delete(store: StateStore, container_id: str, force: bool = False) -> None:
     try:
         lock = store.lock(container_id)
@@ -361,7 +349,7 @@ def delete(store: StateStore, container_id: str, force: bool = False) -> None:
             _kill_quietly(st.pid, signals.SIGKILL)
             if mgr is not None:
                 _kill_cgroup(mgr)
-            if not _wait_dead(st.pid, st.init_start_time):
+            if not wait_dead(st.pid, st.init_start_time, reap=True):
                 raise RuntimeFailure(f"container {container_id}: init (pid {st.pid}) did not die after SIGKILL")
         if mgr is not None:
             if mgr.pids():

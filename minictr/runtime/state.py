@@ -24,9 +24,6 @@ def validate_id(container_id: str) -> None:
         raise RuntimeFailure(f"invalid container id format: {container_id!r}")
 
 
-def now_rfc3339() -> str:
-    ns = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
 
 
 def _stat_fields(pid: int) -> list[bytes] | None:
@@ -50,6 +47,22 @@ def proc_alive(pid: int, start_time: str | None) -> bool:
     if not fields or fields[0] in (b"Z", b"X"):
         return False
     return start_time is None or fields[19].decode() == start_time
+
+
+def wait_dead(pid: int, start_time: str | None, timeout: float = 10.0, reap: bool = False) -> bool:
+    """Whether the process (this pid with this start time) is gone within
+    timeout; reap: it may be our child (`run`), so collect it as it dies."""
+    deadline = time.monotonic() + timeout
+    while proc_alive(pid, start_time):
+        if reap:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 @dataclass
