@@ -27,7 +27,7 @@ def system() -> None:
 def df(ctx, fmt) -> None:
     """Show minictr disk usage."""
     from minictr.engine.system import disk_usage
-    rows = [usage.row(percent=fmt != "json") for usage in disk_usage(ctx.engine)]
+    rows = [usage_row(usage, percent=fmt != "json") for usage in disk_usage(ctx.engine)]
     if fmt == "json":
         ctx.out(render.json_lines(rows))
         return
@@ -81,3 +81,13 @@ def reset(ctx, force) -> None:
             return
     for what in reset_root(ctx.engine):
         ctx.out(f"Removed {what}")
+
+
+def usage_row(usage, percent: bool = True) -> dict:
+    """One row of docker's `system df` for an engine.system.Usage."""
+    from minictr.cli.render import human_size
+    text = human_size(usage.reclaimable)
+    if percent and usage.size > 0:
+        text += f" ({usage.reclaimable * 100 // usage.size}%)"
+    return {"Type": usage.kind, "TotalCount": str(usage.total), "Active": str(usage.active),
+            "Size": human_size(usage.size), "Reclaimable": text}

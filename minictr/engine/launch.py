@@ -19,7 +19,7 @@ from minictr.engine.spec import ContainerSpec
 
 def exit_command(root: str, container_id: str) -> list[str]:
     """What the shim runs when the container exits: our own cleanup."""
-    return [sys.executable, "-m", "minictr.cli.main", "--root", root, "container", "cleanup", container_id]
+    return [sys.executable, "-m", "minictr.engine.exit_cleanup", root, container_id]
 
 
 def _fresh_dir(run_dir: str) -> None:

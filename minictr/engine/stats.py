@@ -14,7 +14,7 @@ ACTIVE = ("running", "paused")
 
 
 class Usage:
-    """One container's numbers; docker's text for them in `row()`."""
+    """One container's numbers (their text is the CLI's: cli/container/observe.stats_row)."""
 
     def __init__(self, rec):
         self.id, self.name, self.running = rec.id, rec.name, rec.status in ACTIVE
@@ -27,25 +27,6 @@ class Usage:
     @property
     def mem_percent(self) -> float:
         return self.mem_usage * 100.0 / self.mem_limit if self.mem_limit else 0.0
-
-    def row(self) -> dict:
-        from minictr.cli.render import human_size
-        return {"BlockIO": f"{human_size(self.block_read)} / {human_size(self.block_write)}",
-                "CPUPerc": f"{self.cpu_percent:.2f}%", "Container": self.id[:12], "ID": self.id[:12],
-                "MemPerc": f"{self.mem_percent:.2f}%",
-                "MemUsage": f"{bytes_size(self.mem_usage)} / {bytes_size(self.mem_limit)}",
-                "Name": self.name, "NetIO": f"{human_size(self.net_rx)} / {human_size(self.net_tx)}",
-                "PIDs": str(self.pids)}
-
-
-def bytes_size(size: float) -> str:
-    """go-units BytesSize (binary units, 4 significant digits): `1.234MiB`."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-    i = 0
-    while size >= 1024.0 and i < len(units) - 1:
-        size /= 1024.0
-        i += 1
-    return f"{size:.4g}{units[i]}"
 
 
 def system_cpu_ns() -> int:

@@ -111,18 +111,10 @@ def prune_volumes(engine, all_: bool = False) -> tuple[list[str], int]:
 # -- system df -------------------------------------------------------------------
 
 class Usage:
-    """One row of `system df`."""
+    """One row of `system df`, as numbers (cli/system_group.usage_row renders it)."""
 
     def __init__(self, kind: str, total: int, active: int, size: int, reclaimable: int):
         self.kind, self.total, self.active, self.size, self.reclaimable = kind, total, active, size, reclaimable
-
-    def row(self, percent: bool = True) -> dict:
-        from minictr.cli.render import human_size
-        text = human_size(self.reclaimable)
-        if percent and self.size > 0:
-            text += f" ({self.reclaimable * 100 // self.size}%)"
-        return {"Type": self.kind, "TotalCount": str(self.total), "Active": str(self.active),
-                "Size": human_size(self.size), "Reclaimable": text}
 
 
 def disk_usage(engine) -> list[Usage]:

@@ -63,7 +63,7 @@ def _matches(rec, filters) -> bool:
 @click.pass_obj
 def ps(ctx, all_, quiet, filters, fmt, no_trunc, last, latest) -> None:
     """List containers."""
-    from minictr.engine import views
+    from minictr.cli.container import views
     wanted = _filters(filters)
     if latest:
         last = 1
@@ -218,7 +218,7 @@ def port(ctx, container, private_port) -> None:
 def inspect(ctx, names, fmt, kind) -> None:
     """Return low-level information on containers and images."""
     from minictr.cli.documents import show
-    from minictr.engine import views as container_views
+    from minictr.cli.container import views as container_views
     from minictr.image import views as image_views
 
     def find(name):

@@ -64,7 +64,7 @@ def stats(ctx, containers, all_, no_stream, no_trunc, fmt) -> None:
         records = engine.list(all_=all_)
     while True:
         usages = sample(engine, [engine.refresh(r) for r in records])
-        rows = [u.row() for u in usages]
+        rows = [stats_row(u) for u in usages]
         if no_trunc:
             for row, u in zip(rows, usages):
                 row["ID"] = row["Container"] = u.id
@@ -91,3 +91,24 @@ def _render(rows: list[dict], fmt: str | None) -> str:
 def _table(rows: list[dict]) -> str:
     from minictr.cli import render
     return render.table([h for h, _ in STATS_COLUMNS], [[r[k] for _, k in STATS_COLUMNS] for r in rows])
+
+
+def stats_row(usage) -> dict:
+    """docker stats' columns for one engine.stats.Usage."""
+    from minictr.cli.render import human_size
+    return {"BlockIO": f"{human_size(usage.block_read)} / {human_size(usage.block_write)}",
+            "CPUPerc": f"{usage.cpu_percent:.2f}%", "Container": usage.id[:12], "ID": usage.id[:12],
+            "MemPerc": f"{usage.mem_percent:.2f}%",
+            "MemUsage": f"{bytes_size(usage.mem_usage)} / {bytes_size(usage.mem_limit)}",
+            "Name": usage.name, "NetIO": f"{human_size(usage.net_rx)} / {human_size(usage.net_tx)}",
+            "PIDs": str(usage.pids)}
+
+
+def bytes_size(size: float) -> str:
+    """go-units BytesSize (binary units, 4 significant digits): `1.234MiB`."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    i = 0
+    while size >= 1024.0 and i < len(units) - 1:
+        size /= 1024.0
+        i += 1
+    return f"{size:.4g}{units[i]}"

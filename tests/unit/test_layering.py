@@ -1,0 +1,39 @@
+"""The architecture's downward dependencies, checked in the source: the
+layers below the CLI never import it (docker's presentation lives in cli/),
+and the lowest layers import nothing above them."""
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "minictr"
+# layer -> packages it must not import
+FORBIDDEN = {
+    "oci": ("minictr.image", "minictr.runtime", "minictr.network", "minictr.engine", "minictr.cli"),
+    "state": ("minictr.image", "minictr.runtime", "minictr.network", "minictr.engine", "minictr.cli"),
+    "image": ("minictr.engine", "minictr.network", "minictr.cli"),
+    "runtime": ("minictr.image", "minictr.engine", "minictr.network", "minictr.cli"),
+    "network": ("minictr.image", "minictr.engine", "minictr.cli"),
+    "engine": ("minictr.cli",),
+}
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_a_layer_imports_nothing_above_it(layer):
+    bad = []
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        for line, module in _imports(path):
+            if any(module == f or module.startswith(f + ".") for f in FORBIDDEN[layer]):
+                bad.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}")
+    assert not bad, "\n".join(bad)
