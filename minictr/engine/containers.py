@@ -616,7 +616,7 @@ def _remove_stray_cgroups(container_id: str, parents: bool = True) -> None:
         mgr = cgroups.open_manager(bundle.cgroups_path(container_id), container_id)
     except (OSError, cgroups.CgroupError):
         return
-    dirs = [mgr.path] if hasattr(mgr, "path") else list(mgr.paths.values())
+    dirs = mgr.dirs()
     if any(os.path.isdir(d) for d in dirs):
         _kill_and_remove(mgr, dirs)
     if parents:

@@ -180,14 +180,9 @@ def prune_networks(engine, pruned: Pruned, default_too: bool = False) -> None:
     default network's bridge and rules, when no container uses it)."""
     from minictr.errors import MinictrError
     try:
-        networks = engine.networks
-    except ImportError:
-        return
-    if hasattr(networks, "prune"):
-        try:
-            pruned.networks += networks.prune(default_too=default_too)
-        except MinictrError as e:   # the rest of the prune still goes on
-            pruned.warnings.append(f"networks not pruned: {e}")
+        pruned.networks += engine.networks.prune(default_too=default_too)
+    except MinictrError as e:   # the rest of the prune still goes on
+        pruned.warnings.append(f"networks not pruned: {e}")
 
 
 def prune_images(engine, pruned: Pruned, all_: bool = False) -> None:

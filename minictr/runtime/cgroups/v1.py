@@ -25,6 +25,10 @@ class V1Manager:
     def describe(self) -> str:
         return ", ".join(sorted(self.paths.values()))
 
+    def dirs(self) -> list[str]:
+        """The container's cgroup directories, one per hierarchy."""
+        return list(self.paths.values())
+
     def to_state(self) -> dict:
         return {"driver": self.driver, "paths": self.paths, "mountpoints": self.mountpoints, "made": self.made}
 

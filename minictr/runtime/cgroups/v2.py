@@ -26,6 +26,10 @@ class V2Manager:
     def describe(self) -> str:
         return self.path
 
+    def dirs(self) -> list[str]:
+        """The container's cgroup directories (one on v2)."""
+        return [self.path]
+
     def to_state(self) -> dict:
         return {"driver": self.driver, "path": self.path, "made": self.made}
 
