@@ -86,8 +86,7 @@ def _check_with_runtime(check, where: str) -> None:
     try:
         check()
     except ConfigError as e:
-        sep = "." if not str(e).startswith(" ") else ""
-        raise EngineError(f"{where}{sep}{e}") from None
+        raise EngineError(f"{where}.{e}") from None
 
 
 def _architectures(profile: dict, arch: str) -> list[str]:

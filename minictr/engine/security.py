@@ -6,9 +6,7 @@ a silent no-op). A profile file is read here, at create, as docker's CLI
 does: the container keeps working if the file goes away."""
 from __future__ import annotations
 
-import os
-
-from minictr.engine.errors import InvalidOption
+from minictr.engine.errors import EngineError, InvalidOption
 from minictr.records import dataclass
 
 UNCONFINED = "unconfined"
@@ -29,21 +27,9 @@ def _bool(value: str, opt: str) -> bool:
     raise InvalidOption(f'invalid --security-opt 2: "{opt}"')
 
 
-def apparmor_enabled() -> bool:
-    try:
-        with open("/sys/module/apparmor/parameters/enabled") as f:
-            return f.read().strip() == "Y"
-    except OSError:
-        return False
-
-
-def selinux_enabled() -> bool:
-    return os.path.exists("/sys/fs/selinux/enforce")
-
-
 def parse_security_opts(items: list[str]) -> SecurityChoice:
-    from minictr.engine.errors import EngineError
     from minictr.engine.seccomp_profile import read_profile_file
+    from minictr.runtime.plan import lsm_enabled
 
     choice = SecurityChoice()
     for opt in items:
@@ -73,13 +59,13 @@ def parse_security_opts(items: list[str]) -> SecurityChoice:
                 raise InvalidOption(f'invalid --security-opt: "{opt}": systempaths takes only unconfined')
             choice.unmask_systempaths = True
         elif key == "apparmor":
-            if value != UNCONFINED and not apparmor_enabled():
+            if value != UNCONFINED and not lsm_enabled("apparmor"):
                 raise InvalidOption(f'--security-opt {opt}: AppArmor is not enabled on this host, '
                                     f'so the profile "{value}" cannot be applied')
             if value != UNCONFINED:
                 raise InvalidOption(f"--security-opt {opt}: AppArmor profiles are not supported by minictr yet")
         elif key == "label":
-            if value != "disable" and not selinux_enabled():
+            if value != "disable" and not lsm_enabled("selinux"):
                 raise InvalidOption(f"--security-opt {opt}: SELinux is not enabled on this host, "
                                     f"so labels cannot be applied")
             if value != "disable":

@@ -13,26 +13,10 @@ import shutil
 
 from minictr.engine.errors import EngineError
 from minictr.engine.volumes import VolumeInUse
+from minictr.fsutil import dir_size
 
 ACTIVE = ("running", "paused", "restarting")
 VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-
-
-def dir_size(path: str) -> int:
-    """Bytes of the files below `path` (each hard-linked inode once)."""
-    total, seen = 0, set()
-    for base, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(base, name))
-            except OSError:
-                continue
-            if st.st_nlink > 1:
-                if (st.st_dev, st.st_ino) in seen:
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-            total += st.st_size
-    return total
 
 
 # -- volumes ---------------------------------------------------------------------

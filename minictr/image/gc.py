@@ -21,12 +21,17 @@ class Collected:
 STALE_AFTER = 600.0
 
 
+def unreferenced_blobs(store: ImageStore) -> list[str]:
+    """Blobs no image record references."""
+    keep = store.records.referenced_blobs()
+    return [digest for digest in store.content.list() if digest not in keep]
+
+
 def remove_unreferenced_blobs(store: ImageStore, collected: Collected | None = None,
                               older_than: float = 0) -> None:
     """Caller holds the GC lock."""
-    keep = store.records.referenced_blobs()
-    for digest in store.content.list():
-        if digest not in keep and (not older_than or store.content.age(digest) >= older_than):
+    for digest in unreferenced_blobs(store):
+        if not older_than or store.content.age(digest) >= older_than:
             try:
                 size = store.content.size(digest)
             except Exception:
@@ -53,39 +58,26 @@ def collect(store: ImageStore) -> Collected:
     return out
 
 
-def _tree_bytes(path: str) -> int:
-    import os
-    total = 0
-    for base, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(base, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
 def leftover_temp_bytes(store: ImageStore) -> int:
     """Bytes in unfinished ingests and unpack temp dirs."""
     import os
-    total = _tree_bytes(store.content.ingest_dir)
+    from minictr.fsutil import dir_size
+    total = dir_size(store.content.ingest_dir)
     for name in os.listdir(store.snapshots.root):
         if name.startswith(".tmp-"):
-            total += _tree_bytes(os.path.join(store.snapshots.root, name))
+            total += dir_size(os.path.join(store.snapshots.root, name))
     return total
 
 
 def unreferenced_bytes(store: ImageStore) -> int:
     """What `system df` counts beyond the images: blobs no image references
     and what interrupted pulls left (all of it reclaimable by a prune)."""
-    keep = store.records.referenced_blobs()
     total = leftover_temp_bytes(store)
-    for digest in store.content.list():
-        if digest not in keep:
-            try:
-                total += store.content.size(digest)
-            except OSError:
-                pass
+    for digest in unreferenced_blobs(store):
+        try:
+            total += store.content.size(digest)
+        except OSError:
+            pass
     return total
 
 

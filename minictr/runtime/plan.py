@@ -197,7 +197,8 @@ def plan_mounts(config: Config, bundle: str, cgroup_mounts) -> tuple[list[MountS
     return steps, first_cgroup_step
 
 
-def _lsm_enabled(name: str) -> bool:
+def lsm_enabled(name: str) -> bool:
+    """Whether the host's kernel runs this LSM (apparmor, selinux)."""
     try:
         with open("/sys/kernel/security/lsm") as f:
             return name in f.read().strip().split(",")
@@ -220,13 +221,13 @@ def exec_label(process: Process) -> tuple[str, str]:
     if profile and label:
         raise ConfigError("process", "apparmorProfile and selinuxLabel are set: one LSM confines a process")
     if profile:
-        if not _lsm_enabled("apparmor"):
+        if not lsm_enabled("apparmor"):
             raise ConfigError("process.apparmorProfile", f"{profile!r} asks for AppArmor, which is not enabled "
                                                          "on this host")
         path = "/proc/self/attr/apparmor/exec"
         return (path if os.path.exists(path) else "/proc/self/attr/exec"), f"exec {profile}"
     if label:
-        if not _lsm_enabled("selinux"):
+        if not lsm_enabled("selinux"):
             raise ConfigError("process.selinuxLabel", f"{label!r} asks for SELinux, which is not enabled on this host")
         return "/proc/self/attr/exec", label
     return "", ""
@@ -237,7 +238,7 @@ def mount_label_option(mount_label: str) -> str:
     filesystems (tmpfs, mqueue, devpts), as runc formats it."""
     if not mount_label:
         return ""
-    if not _lsm_enabled("selinux"):
+    if not lsm_enabled("selinux"):
         raise ConfigError("linux.mountLabel", f"{mount_label!r} asks for SELinux, which is not enabled on this host")
     return f'context="{mount_label}"'
 
