@@ -7,3 +7,6 @@ class MinictrError(Exception):
     """A user-facing failure; str(e) is printed as is."""
 
     exit_code = 1
+    # the container's program could not run: 127 (not there) or 126 (not
+    # executable), as docker and a shell say; None for any other failure
+    program_code: int | None = None

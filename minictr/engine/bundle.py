@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from minictr.engine import modes
 from minictr.engine.errors import EngineError, InvalidOption
 from minictr.engine.spec import ContainerSpec
 
@@ -153,7 +154,8 @@ def resources(spec: ContainerSpec) -> dict:
     return res
 
 
-def mounts(spec: ContainerSpec, files: dict[str, str], volume_sources: list[tuple[dict, str]]) -> list[dict]:
+def mounts(spec: ContainerSpec, files: dict[str, str], volume_sources: list[tuple[dict, str]],
+           shm_source: str | None = None) -> list[dict]:
     """docker's default mounts, the network files, then volumes (by
     destination depth, so a parent is mounted before what lies in it)."""
     sys_opts = ["nosuid", "noexec", "nodev"] + ([] if spec.privileged else ["ro"])
@@ -167,15 +169,16 @@ def mounts(spec: ContainerSpec, files: dict[str, str], volume_sources: list[tupl
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
          "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
     ]
+    shm = _shm_mount(spec, shm_source)
+    if shm is not None:
+        out.append(shm)
     taken = {m["destination"] for m in out}
-    for volume, source in sorted(volume_sources, key=lambda vs: vs[0]["destination"].count("/")):
-        dest = volume["destination"]
-        options = ["rbind", "ro" if volume.get("read_only") else "rw"]
-        if volume.get("propagation"):
-            options.append(volume["propagation"])
+    for volume, source in sorted(volume_sources, key=lambda vs: vs[0].destination.count("/")):
+        dest = volume.destination
+        options = ["rbind", "ro" if volume.read_only else "rw"]
+        if volume.propagation:
+            options.append(volume.propagation)
         out.append({"destination": dest, "type": "bind", "source": source, "options": options})
         taken.add(dest)
     for dest, source in files.items():  # a volume on /etc/hosts wins, as in docker
@@ -184,15 +187,34 @@ def mounts(spec: ContainerSpec, files: dict[str, str], volume_sources: list[tupl
     return out
 
 
-def namespaces(spec: ContainerSpec, netns_path: str | None) -> list[dict]:
-    out = [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
-    if spec.network == "host":
-        pass
-    elif netns_path:
-        out.append({"type": "network", "path": netns_path})
-    else:
-        out.append({"type": "network"})
+def _shm_mount(spec: ContainerSpec, shm_source: str | None) -> dict | None:
+    """/dev/shm goes with the IPC namespace, as docker has it: a tmpfs of
+    the container's own, or a bind of `shm_source` (the host's, a shareable
+    container's), none for --ipc none."""
+    if modes.parse("ipc", spec.ipc).kind == modes.NONE:
+        return None
+    source = shm_source
+    if source is not None:
+        return {"destination": "/dev/shm", "type": "bind", "source": source, "options": ["rbind", "rprivate"]}
+    return {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}
+
+
+def namespaces(spec: ContainerSpec, joined: dict[str, str]) -> list[dict]:
+    """A new namespace of each kind but those shared: the host's are left
+    out, another container's are named by path (`joined`, by type)."""
+    out = []
+    for kind in ("pid", "ipc", "uts", "mount", "network"):
+        text = getattr(spec, kind) if kind != "mount" else ""
+        if kind != "mount" and modes.parse(kind, text).kind == modes.HOST:
+            continue
+        out.append({"type": kind, "path": joined[kind]} if kind in joined else {"type": kind})
     return out
+
+
+def shares_uts(spec: ContainerSpec) -> bool:
+    """The host's or another container's hostname: not ours to set."""
+    return not modes.parse("uts", spec.uts).private
 
 
 INIT_PATH = "/sbin/docker-init"
@@ -211,7 +233,8 @@ def init_binary() -> str:
 
 def build_config(container_id: str, spec: ContainerSpec, image_config: dict, rootfs: str, hostname: str,
                  user: tuple[int, int, list[int]], files: dict[str, str],
-                 volume_sources: list[tuple[dict, str]], netns_path: str | None) -> dict:
+                 volume_sources: list[tuple[dict, str]], joined: dict[str, str],
+                 shm_source: str | None = None) -> dict:
     uid, gid, extra_gids = user
     caps = capabilities(spec)
     args = command(spec, image_config)
@@ -231,7 +254,7 @@ def build_config(container_id: str, spec: ContainerSpec, image_config: dict, roo
     linux: dict = {
         "resources": resources(spec),
         "cgroupsPath": cgroups_path(container_id),
-        "namespaces": namespaces(spec, netns_path),
+        "namespaces": namespaces(spec, joined),
     }
     profile = seccomp(spec, caps)
     if profile is not None:
@@ -239,11 +262,11 @@ def build_config(container_id: str, spec: ContainerSpec, image_config: dict, roo
     if not spec.privileged and not spec.unmask_systempaths:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
-    all_mounts = mounts(spec, files, volume_sources)
+    all_mounts = mounts(spec, files, volume_sources, shm_source)
     if spec.init:
         all_mounts.append({"destination": INIT_PATH, "type": "bind", "source": init_binary(),
                            "options": ["rbind", "ro"]})
-    return {
+    config = {
         "ociVersion": "1.0.2",
         "process": process,
         "root": {"path": rootfs, "readonly": spec.read_only},
@@ -252,3 +275,6 @@ def build_config(container_id: str, spec: ContainerSpec, image_config: dict, roo
         "linux": linux,
         "annotations": {"org.minictr.container.id": container_id},
     }
+    if shares_uts(spec):
+        del config["hostname"]
+    return config

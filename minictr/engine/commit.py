@@ -139,7 +139,7 @@ def container_config(image_config: dict, spec) -> dict:
     if spec.publish:
         ports = dict(image_config.get("ExposedPorts") or {})
         for p in spec.publish:
-            ports[f"{p['container_port']}/{p['proto']}"] = {}
+            ports[f"{p.container_port}/{p.proto}"] = {}
         config["ExposedPorts"] = ports
     return {k: v for k, v in config.items() if v is not None}
 

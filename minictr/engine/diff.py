@@ -136,7 +136,7 @@ def mount_points(engine, rec) -> set[str]:
         out.update(posixpath.normpath(m["destination"]) for m in config.get("mounts") or [])
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    out.update(posixpath.normpath(v["destination"]) for v in rec.spec.volumes)
+    out.update(posixpath.normpath(v.destination) for v in rec.spec.volumes)
     return out
 
 

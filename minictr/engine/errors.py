@@ -30,22 +30,21 @@ class InvalidOption(EngineError):
     exit_code = 125
 
 
-def program_failure_code(reason: str) -> int | None:
-    """127 when the container's program is not there, 126 when it cannot be
-    executed (or is a directory), as docker (and a shell) say; None for any
-    other reason a start failed."""
-    low = reason.lower()
-    if "no such file or directory" in low or "not found" in low:
-        return 127
-    if "permission denied" in low or "is a directory" in low:
-        return 126
-    return None
-
-
 class StartFailed(EngineError):
     """The runtime could not start the container's process; the exit code
-    docker's CLI gives: 127 or 126 (program_failure_code), else 125."""
+    docker's CLI gives: 127 or 126 when the program could not run (the
+    runtime's error says so in its program_code), else 125."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, program_code: int | None = None):
         super().__init__(f"failed to start the container: {reason}")
-        self.exit_code = program_failure_code(reason) or 125
+        self.program_code = program_code
+        self.exit_code = program_code or 125
+
+
+class RuntimeCreateFailed(EngineError):
+    """A --runtime binary's `create` failed; its words, and the program
+    code docker's daemon reads from them."""
+
+    def __init__(self, message: str, program_code: int | None = None):
+        super().__init__(message)
+        self.program_code = program_code

@@ -3,6 +3,7 @@ through the in-process runtime (runc exec's path): the container's own
 process settings, with the user, env and workdir given."""
 from __future__ import annotations
 
+from minictr.engine import status
 from minictr.engine.errors import EngineError, NotRunning
 from minictr.engine.records import ContainerRecord
 
@@ -11,9 +12,9 @@ def exec_in(engine, rec: ContainerRecord, argv: list[str], tty: bool = False, de
             env: list[str] | None = None, user: str = "", workdir: str = "", privileged: bool = False) -> int:
     from minictr.runtime import processes
     from minictr.runtime.errors import RuntimeFailure, SpawnFailure
-    if rec.status == "paused":
+    if rec.status == status.PAUSED:
         raise EngineError(f"container {rec.id} is paused, unpause the container before exec")
-    if rec.status != "running":
+    if rec.status != status.RUNNING:
         raise NotRunning(rec.id)
     if rec.spec.runtime:
         return _exec_external(engine, rec, argv, tty, detach, env, user, workdir)
@@ -33,7 +34,7 @@ def exec_in(engine, rec: ContainerRecord, argv: list[str], tty: bool = False, de
         return processes.exec_process(engine.runtime, rec.id, process, detach=detach)
     except SpawnFailure as e:
         text = str(e)
-        if "no such file or directory" in text or "not found" in text:
+        if e.program_code == 127:
             raise _ExecFailed(f"OCI runtime exec failed: exec failed: unable to start container process: "
                               f"exec: \"{argv[0]}\": executable file not found in $PATH", 127) from None
         raise _ExecFailed(f"OCI runtime exec failed: {text}", 126) from None

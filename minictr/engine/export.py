@@ -14,6 +14,7 @@ import os
 import stat
 import tarfile
 
+from minictr.engine import status
 from minictr.engine.errors import EngineError
 
 FILE, DIR, SYMLINK, HARDLINK, CHR, BLK, FIFO = "file", "dir", "symlink", "hardlink", "chr", "blk", "fifo"
@@ -188,10 +189,10 @@ def container_root(engine, rec, with_mounts: bool = False):
     from minictr.engine.rootfs import is_mounted, mount_rootfs, unmount_rootfs
     paths = engine.paths(rec.id)
     rec = engine.refresh(rec)
-    if rec.status in ("running", "paused") and with_mounts and rec.pid:
+    if rec.status in status.LIVE and with_mounts and rec.pid:
         yield f"/proc/{rec.pid}/root"
         return
-    if rec.status in ("running", "paused") and is_mounted(paths.rootfs):
+    if rec.status in status.LIVE and is_mounted(paths.rootfs):
         yield paths.rootfs
         return
     with engine.lock(rec.id):

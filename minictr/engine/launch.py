@@ -10,11 +10,15 @@ die before that, the shim sees EOF there, kills what it holds and runs the
 exit command (the cleanup), so nothing is left behind."""
 from __future__ import annotations
 
+import _socket
 import os
+import select
 import sys
 
 from minictr.engine.layout import ContainerPaths
+from minictr.engine.shim import ShimOptions
 from minictr.engine.spec import ContainerSpec
+from minictr.runtime.spawn import Launch
 
 
 def exit_command(root: str, container_id: str) -> list[str]:
@@ -37,8 +41,6 @@ class ShimStart:
     it returned, close_container_ends(); send_pid(); wait_ready()."""
 
     def __init__(self, root: str, paths: ContainerPaths, spec: ContainerSpec, oom_file: str | None = None):
-        from minictr.engine.shim import ShimOptions
-        from minictr.runtime.spawn import Launch
         self._theirs: list[int] = []     # the shim's ends (and the container's), closed once it has them
         self.console_fd = -1
         _fresh_dir(paths.run_dir)
@@ -47,7 +49,6 @@ class ShimStart:
         fds: dict = {"pid_fd": pid_r, "ready_fd": ready_w}
         stdio = [-1, -1, -1]
         if spec.tty:
-            import _socket
             ours, shims = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
             self.console_fd = ours.detach()
             fds["console_fd"] = shims.detach()
@@ -90,7 +91,6 @@ class ShimStart:
         self.pid_w = -1
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
-        import select
         ready, _, _ = select.select([self.ready_r], [], [], timeout)
         ok = bool(ready) and os.read(self.ready_r, 1) != b""
         os.close(self.ready_r)

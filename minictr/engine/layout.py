@@ -26,7 +26,7 @@ def run_root(root: str) -> str:
 
 class ContainerPaths:
     __slots__ = ("id", "dir", "bundle", "config", "rootfs", "upper", "work", "hosts", "resolv_conf",
-                 "hostname", "log", "run_dir")
+                 "hostname", "log", "run_dir", "shm")
 
     def __init__(self, root: str, container_id: str):
         self.id = container_id
@@ -41,6 +41,7 @@ class ContainerPaths:
         self.hostname = os.path.join(self.dir, "hostname")
         self.log = os.path.join(self.dir, f"{container_id}-json.log")
         self.run_dir = os.path.join(run_root(root), "containers", container_id)
+        self.shm = os.path.join(self.dir, "shm")   # --ipc shareable: its /dev/shm (engine.shm)
 
 
 def runtime_root(root: str) -> str:

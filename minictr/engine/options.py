@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from minictr.engine.errors import InvalidOption
+from minictr.engine.spec import Mount, Publish
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
@@ -84,9 +85,9 @@ def _port_range(text: str, what: str, spec: str) -> list[int]:
     return list(range(first, last + 1))
 
 
-def parse_publish(spec: str) -> list[dict]:
-    """-p [ip:][hostPort:]containerPort[/proto] (ranges allowed) → one dict
-    per port: host_ip, host_port (0: any free port), container_port, proto."""
+def parse_publish(spec: str) -> list[Publish]:
+    """-p [ip:][hostPort:]containerPort[/proto] (ranges allowed) → one
+    record per port (host_port 0: any free port)."""
     rest, _, proto = spec.partition("/")
     proto = proto or "tcp"
     if proto not in ("tcp", "udp", "sctp"):
@@ -112,8 +113,7 @@ def parse_publish(spec: str) -> list[dict]:
             hosts = [0] * len(ctr_ports)
         else:
             raise InvalidOption(f"invalid ranges specified for container and host Ports: {spec}")
-    return [{"host_ip": host_ip.strip("[]"), "host_port": h, "container_port": c, "proto": proto}
-            for h, c in zip(hosts, ctr_ports)]
+    return [Publish(host_ip.strip("[]"), h, c, proto) for h, c in zip(hosts, ctr_ports)]
 
 
 def _split_v6(text: str) -> list[str]:
@@ -121,7 +121,7 @@ def _split_v6(text: str) -> list[str]:
     return [ip, *rest.lstrip(":").split(":", 1)]
 
 
-def parse_volume(spec: str) -> dict:
+def parse_volume(spec: str) -> Mount:
     """-v [source:]destination[:options]: a source with '/' is a bind
     mount, a bare name a named volume, none an anonymous volume."""
     parts = spec.split(":")
@@ -153,9 +153,9 @@ def parse_volume(spec: str) -> dict:
                             '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
                             "directory, use absolute path")
     kind = "bind" if source.startswith("/") else "volume"
-    return {"type": kind, "source": os.path.normpath(source) if kind == "bind" else source,
-            "destination": os.path.normpath(dest), "read_only": "ro" in options,
-            "propagation": next((o for o in options if o.endswith(("shared", "slave", "private"))), "")}
+    return Mount(kind, os.path.normpath(source) if kind == "bind" else source, os.path.normpath(dest),
+                 read_only="ro" in options,
+                 propagation=next((o for o in options if o.endswith(("shared", "slave", "private"))), ""))
 
 
 def _valid_volume_name(name: str) -> bool:

@@ -4,6 +4,7 @@ name."""
 from __future__ import annotations
 
 from minictr import jsonio
+from minictr.engine import status
 from minictr.engine.errors import EngineError, NameConflict, NoSuchContainer
 from minictr.engine.spec import ContainerSpec
 from minictr.state import sqlite
@@ -22,6 +23,7 @@ class ContainerRecord:
     def __init__(self, row: sqlite.Row):
         for key in self.__slots__:
             setattr(self, key, row[key])
+        self.status = status.parse(self.status)
         self.spec = ContainerSpec.from_dict(jsonio.loads(row["spec"]))
         self.network = jsonio.loads(row["network"] or "{}")
         self.oom_killed = bool(self.oom_killed)

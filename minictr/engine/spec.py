@@ -6,6 +6,27 @@ from __future__ import annotations
 from minictr.records import asdict, dataclass, field
 
 
+@dataclass(frozen=True)
+class Mount:
+    """-v: a bind mount (a host path) or a volume (by name; an anonymous
+    one is named by create, in the record's copy of the spec)."""
+    type: str                                   # bind | volume
+    source: str                                 # host path | volume name ("" until create names it)
+    destination: str
+    read_only: bool = False
+    propagation: str = ""                       # "", shared, rslave...
+    anonymous: bool = False
+
+
+@dataclass(frozen=True)
+class Publish:
+    """-p: one port; host_port 0 asks for a free one, host_ip "" is every address."""
+    host_ip: str = ""
+    host_port: int = 0
+    container_port: int = 0
+    proto: str = "tcp"
+
+
 @dataclass
 class ContainerSpec:
     image: str                                  # as given (docker's Config.Image)
@@ -21,9 +42,12 @@ class ContainerSpec:
     domainname: str = ""
     labels: dict = field(default_factory=dict)
     network: str = "bridge"                     # bridge | none | host | container:X | a network's name
-    publish: list = field(default_factory=list)  # dicts from options.parse_publish
+    ipc: str = ""                               # engine.modes: "" | shareable | none | host | container:X
+    pid: str = ""                               # "" | host | container:X
+    uts: str = ""                               # "" | host (| container:X for pods)
+    publish: list = field(default_factory=list)  # Publish records (options.parse_publish)
     publish_all: bool = False
-    volumes: list = field(default_factory=list)  # dicts from options.parse_volume
+    volumes: list = field(default_factory=list)  # Mount records (options.parse_volume)
     memory: int = 0
     memory_swap: int = 0                        # -1: unlimited
     nano_cpus: int = 0
@@ -48,6 +72,11 @@ class ContainerSpec:
     log_max_size: int = 0                       # json-file max-size; 0: no rotation
     log_max_file: int = 1
     runtime: str = ""                           # "": in-process; else a runc-compatible binary
+
+    def __post_init__(self):
+        # from the record's JSON: the lists come back as dicts
+        self.volumes = [v if isinstance(v, Mount) else Mount(**v) for v in self.volumes]
+        self.publish = [p if isinstance(p, Publish) else Publish(**p) for p in self.publish]
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import time
 
+from minictr.engine import status
 from minictr.engine.errors import EngineError, NotRunning
 
-ACTIVE = ("running", "paused")
+ACTIVE = status.LIVE
 
 
 class Usage:

@@ -11,11 +11,12 @@ import os
 import re
 import shutil
 
+from minictr.engine import status
 from minictr.engine.errors import EngineError
 from minictr.engine.volumes import VolumeInUse
 from minictr.fsutil import dir_size
 
-ACTIVE = ("running", "paused", "restarting")
+ACTIVE = status.ACTIVE
 VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 
@@ -40,8 +41,8 @@ def volume_users(engine) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for rec in engine.records.all():
         for volume in rec.spec.volumes:
-            if volume["type"] == "volume":
-                out.setdefault(volume["source"], []).append(rec.id)
+            if volume.type == "volume":
+                out.setdefault(volume.source, []).append(rec.id)
     return out
 
 
@@ -148,7 +149,7 @@ def prune_containers(engine, pruned: Pruned) -> None:
     """Stopped containers, those a killed `rm` left half-removed, and the
     files of containers that have no record any more."""
     for rec in engine.list(all_=True):
-        if rec.status in ("exited", "created", "dead", "removing"):
+        if rec.status in status.STOPPED or rec.status == status.REMOVING:
             size = dir_size(engine.paths(rec.id).upper)
             try:
                 engine.remove(rec)

@@ -14,4 +14,13 @@ class ContainerNotFound(RuntimeFailure):
 
 
 class SpawnFailure(RuntimeFailure):
-    """The C shim reported an error from inside the new process."""
+    """The C shim reported an error from inside the new process; `err` is
+    its errno, `at_exec` whether it was finding or executing the program."""
+
+    def __init__(self, message: str, err: int = 0, at_exec: bool = False):
+        super().__init__(message)
+        self.err = err
+        if at_exec:
+            import errno
+            self.program_code = (127 if err == errno.ENOENT else
+                                 126 if err in (errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOEXEC) else None)

@@ -134,9 +134,11 @@ def spawn(plan: Plan, callbacks: Callbacks, wait_exec: bool, launch: Launch | No
                 sys.stderr.write(f"minictr-runtime: warning: {text}\n")
             elif kind == ERROR:
                 reason = os.strerror(err) if err else "failed"
-                if err == errno_mod.ENOENT and text.startswith("exec: "):
-                    raise SpawnFailure(f"{text}: no such file or directory" if "not found" not in text else text)
-                raise SpawnFailure(f"{text}: {reason}")
+                at_exec = text.startswith("exec: ")
+                if err == errno_mod.ENOENT and at_exec:
+                    raise SpawnFailure(f"{text}: no such file or directory" if "not found" not in text else text,
+                                       err, at_exec)
+                raise SpawnFailure(f"{text}: {reason}", err, at_exec)
     except BaseException:
         for pid in (init_pid, stage1 if launch is not None else 0):
             if pid:

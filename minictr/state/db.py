@@ -138,7 +138,9 @@ def connect(path: str) -> sqlite.Connection:
     """Open (creating if needed) the database and bring its schema up to date."""
     os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
     try:
-        conn = sqlite.connect(path, timeout=30, isolation_level=None)
+        # one connection per thread all the same (engine.containers.Engine);
+        # not checked, so the owner may close them all at the end
+        conn = sqlite.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")

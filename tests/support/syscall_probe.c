@@ -8,7 +8,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mount.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,6 +60,10 @@ int main(int argc, char **argv)
             report(w, pid);
         } else if (!strcmp(w, "personality-bad")) /* READ_IMPLIES_EXEC: not a safe value */
             report(w, syscall(SYS_personality, 0x0400000));
+        else if (!strcmp(w, "shm-create"))   /* a SysV segment in the IPC namespace */
+            report(w, shmget(0x6d637472, 4096, IPC_CREAT | 0600));
+        else if (!strcmp(w, "shm-find"))     /* ENOENT unless this IPC namespace has it */
+            report(w, shmget(0x6d637472, 0, 0));
         else if (!strcmp(w, "getpid"))
             report(w, syscall(SYS_getpid));
         else

@@ -3,11 +3,13 @@ the values, and docker's own words for what is wrong."""
 import pytest
 
 from minictr.engine.errors import InvalidOption
-from minictr.engine.options import parse_add_host, parse_bytes, parse_cpus, parse_publish, parse_restart
+from minictr.engine.options import (parse_add_host, parse_bytes, parse_cpus, parse_publish, parse_restart,
+                                    parse_volume)
+from minictr.engine.spec import ContainerSpec, Mount, Publish
 
 
 def port(host_ip="", host_port=0, container_port=80, proto="tcp"):
-    return {"host_ip": host_ip, "host_port": host_port, "container_port": container_port, "proto": proto}
+    return Publish(host_ip, host_port, container_port, proto)
 
 
 @pytest.mark.parametrize("spec,ports", [
@@ -72,3 +74,20 @@ def test_sizes_cpus_and_restart_policies():
                       ("always:3", parse_restart), ("on-failure:x", parse_restart)):
         with pytest.raises(InvalidOption):
             call(bad)
+
+
+@pytest.mark.parametrize("text, mount", [
+    ("/data", Mount("volume", "", "/data")),
+    ("cache:/var/cache:ro", Mount("volume", "cache", "/var/cache", read_only=True)),
+    ("/srv//www/:/www:rw,rslave", Mount("bind", "/srv/www", "/www", propagation="rslave")),
+])
+def test_volume_forms_are_records(text, mount):
+    assert parse_volume(text) == mount
+
+
+def test_a_spec_keeps_its_records_through_the_records_json():
+    spec = ContainerSpec(image="busybox", volumes=[parse_volume("/data")], publish=parse_publish("8080:80"))
+    again = ContainerSpec.from_dict(spec.to_dict())
+    assert again == spec and isinstance(again.volumes[0], Mount) and isinstance(again.publish[0], Publish)
+    with pytest.raises(AttributeError):
+        again.volumes[0].source = "elsewhere"   # records are frozen: nobody changes a spec's mounts in place

@@ -4,7 +4,7 @@ checked here, before anything is made. Free of click: a plain `run` is
 parsed without it (minictr.cli.entry)."""
 from __future__ import annotations
 
-from minictr.engine import options
+from minictr.engine import modes, options
 from minictr.engine.security import parse_security_opts
 from minictr.engine.spec import ContainerSpec
 
@@ -35,6 +35,9 @@ CREATE_FLAGS = [
     Flag(("-P", "--publish-all"), FLAG, "Publish all exposed ports to random ports"),
     Flag(("--network", "--net"), TEXT, "Connect a container to a network", default="bridge", dest="network"),
     Flag(("-h", "--hostname"), TEXT, "Container host name", default=""),
+    Flag(("--ipc",), TEXT, "IPC mode to use", default=""),
+    Flag(("--pid",), TEXT, "PID namespace to use", default=""),
+    Flag(("--uts",), TEXT, "UTS namespace to use", default=""),
     Flag(("-m", "--memory"), TEXT, "Memory limit"),
     Flag(("--memory-swap",), TEXT, "Swap limit equal to memory plus swap: '-1' for unlimited"),
     Flag(("--cpus",), TEXT, "Number of CPUs"),
@@ -117,10 +120,17 @@ def spec_from_flags(image: str, command: tuple[str, ...], kw: dict) -> Container
     security = parse_security_opts(list(kw["security_opt"]))
     if kw["hostname"] and network.startswith("container:"):
         raise options.InvalidOption("conflicting options: hostname and the network mode")
+    for flag in ("ipc", "pid", "uts"):
+        mode = modes.parse(flag, kw[flag])
+        if flag == "uts" and mode.joins:
+            raise options.InvalidOption("--uts: invalid UTS mode")   # docker's CLI: host only
+    if kw["hostname"] and kw["uts"] == "host":
+        raise options.InvalidOption("conflicting options: hostname and the UTS mode")
     return ContainerSpec(
         image=image, cmd=list(command) or None, entrypoint=entrypoint, env=env, workdir=kw["workdir"],
         user=kw["user"], tty=kw["tty"], open_stdin=kw["interactive"], stdin_once=kw["interactive"],
         hostname=kw["hostname"], labels=options.parse_labels(list(kw["labels"])), network=network,
+        ipc=kw["ipc"], pid=kw["pid"], uts=kw["uts"],
         publish=publish, publish_all=kw["publish_all"],
         volumes=[options.parse_volume(v) for v in kw["volumes"]],
         memory=options.parse_bytes(kw["memory"]) if kw["memory"] else 0,

@@ -82,7 +82,7 @@ def ps_row(engine, rec: ContainerRecord, now: float, no_trunc: bool = False) -> 
         "Ports": ports_text(rec),
         "Names": rec.name,
         "Labels": ",".join(f"{k}={v}" for k, v in rec.spec.labels.items()),
-        "Mounts": ",".join(v["source"] for v in rec.spec.volumes),
+        "Mounts": ",".join(v.source for v in rec.spec.volumes),
         "Networks": rec.spec.network if not rec.spec.network.startswith("container:") else "",
     }
 
@@ -116,7 +116,7 @@ def inspect(engine, rec: ContainerRecord) -> dict:
     }
     exposed = dict(image_config.get("ExposedPorts") or {})
     for p in spec.publish:
-        exposed[f"{p['container_port']}/{p['proto']}"] = {}
+        exposed[f"{p.container_port}/{p.proto}"] = {}
     return {
         "Id": rec.id,
         "Created": rec.created_at,
@@ -149,12 +149,15 @@ def inspect(engine, rec: ContainerRecord) -> dict:
         "AppArmorProfile": "",
         "ExecIDs": None,
         "HostConfig": {
-            "Binds": [f"{v['source']}:{v['destination']}{':ro' if v['read_only'] else ''}"
-                      for v in spec.volumes if not v.get("anonymous")] or None,
+            "Binds": [f"{v.source}:{v.destination}{':ro' if v.read_only else ''}"
+                      for v in spec.volumes if not v.anonymous] or None,
             "LogConfig": {"Type": "json-file",
                           "Config": ({"max-size": str(spec.log_max_size), "max-file": str(spec.log_max_file)}
                                      if spec.log_max_size else {})},
             "NetworkMode": spec.network,
+            "IpcMode": spec.ipc or "private",
+            "PidMode": spec.pid,
+            "UTSMode": spec.uts,
             "PortBindings": _port_bindings(spec),
             "RestartPolicy": {"Name": spec.restart, "MaximumRetryCount": spec.restart_max},
             "AutoRemove": spec.auto_remove,
@@ -176,11 +179,11 @@ def inspect(engine, rec: ContainerRecord) -> dict:
         },
         "GraphDriver": {"Name": "overlay", "Data": {
             "LowerDir": ":".join(lowers), "UpperDir": paths.upper, "WorkDir": paths.work, "MergedDir": paths.rootfs}},
-        "Mounts": [{"Type": v["type"], **({"Name": v["source"]} if v["type"] == "volume" else {}),
-                    "Source": v["source"] if v["type"] == "bind" else engine.volumes.path(v["source"]),
-                    "Destination": v["destination"], "Driver": "local" if v["type"] == "volume" else "",
-                    "Mode": "ro" if v["read_only"] else "", "RW": not v["read_only"],
-                    "Propagation": v.get("propagation") or ("rprivate" if v["type"] == "bind" else "")}
+        "Mounts": [{"Type": v.type, **({"Name": v.source} if v.type == "volume" else {}),
+                    "Source": v.source if v.type == "bind" else engine.volumes.path(v.source),
+                    "Destination": v.destination, "Driver": "local" if v.type == "volume" else "",
+                    "Mode": "ro" if v.read_only else "", "RW": not v.read_only,
+                    "Propagation": v.propagation or ("rprivate" if v.type == "bind" else "")}
                    for v in spec.volumes],
         "Config": {
             "Hostname": spec.hostname or rec.id[:12],
@@ -196,7 +199,7 @@ def inspect(engine, rec: ContainerRecord) -> dict:
             "Env": env,
             "Cmd": spec.cmd if spec.cmd else (None if spec.entrypoint is not None else image_config.get("Cmd")),
             "Image": spec.image,
-            "Volumes": {v["destination"]: {} for v in spec.volumes if v["type"] == "volume"} or None,
+            "Volumes": {v.destination: {} for v in spec.volumes if v.type == "volume"} or None,
             "WorkingDir": spec.workdir or image_config.get("WorkingDir", ""),
             "Entrypoint": spec.entrypoint if spec.entrypoint is not None else image_config.get("Entrypoint"),
             "OnBuild": None,
@@ -211,6 +214,6 @@ def inspect(engine, rec: ContainerRecord) -> dict:
 def _port_bindings(spec) -> dict:
     out: dict = {}
     for p in spec.publish:
-        out.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
-            {"HostIp": p["host_ip"], "HostPort": str(p["host_port"]) if p["host_port"] else ""})
+        out.setdefault(f"{p.container_port}/{p.proto}", []).append(
+            {"HostIp": p.host_ip, "HostPort": str(p.host_port) if p.host_port else ""})
     return out
