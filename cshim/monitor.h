@@ -3,13 +3,15 @@
  *
  * One process per container, outliving the CLI that started it: it reaps the
  * container's init (as a child subreaper), copies the container's output into
- * a docker json-file log and to attached clients, forwards stdin and resizes,
- * records the exit status in DIR/exit and runs the engine's exit command.
+ * its log (docker's json-file, or the CRI format the kubelet reads) and to
+ * attached clients, forwards stdin and resizes, records the exit status in
+ * DIR/exit and runs the engine's exit command.
  *
  * Files, one job each:
  *   monitor_main.c    options, process set-up, run mode's child, the end
  *   monitor_loop.c    the poll loop: reaping, stdio, pid fd, drain
- *   monitor_log.c     json-file writer: line splitting, escaping, rotation
+ *   monitor_log.c     log writers: json-file (line splitting, escaping) and
+ *                     CRI (raw lines, P/F tags); batching, rotation
  *   monitor_attach.c  the attach socket: clients, frames, slow clients
  *   monitor_tty.c     receiving the pty master, resize, EOF on a tty
  *   monitor_exit.c    exit record, oom counter, exit command, timestamps
@@ -32,6 +34,9 @@ enum {
 /* Streams are numbered as their frames. */
 enum { STREAM_STDOUT = FRAME_STDOUT, STREAM_STDERR = FRAME_STDERR };
 
+/* --log-format: what monitor_log.c writes. */
+enum { LOG_JSON_FILE = 0, LOG_CRI = 1 };
+
 /* A growable byte buffer (queued frames, pending stdin). */
 struct buf {
     char *data;
@@ -47,6 +52,7 @@ struct shim {
     int pid_fd, stdin_fd, stdout_fd, stderr_fd, console_fd, ready_fd;
     const char *console_socket, *runtime_pid_file, *oom_file;
     const char *log_path;
+    int log_format;           /* LOG_JSON_FILE (the default) or LOG_CRI */
     long long log_max_size;
     int log_max_file;
     char **exit_cmd;          /* NULL-terminated: --exit-command then --exit-arg... */

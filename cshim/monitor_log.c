@@ -1,13 +1,25 @@
 /*
- * monitor_log.c: docker's json-file log driver, byte for byte where it
- * matters to readers:
+ * monitor_log.c: the container's log, in one of two formats (--log-format).
+ *
+ * json-file, docker's log driver, byte for byte where it matters to readers:
  *   {"log":"text\n","stream":"stdout","time":"2024-05-01T10:00:00.123456789Z"}
  * one object per line; a message is one line of output, or 16 KiB of a longer
  * line (docker's partial messages: no "\n" at the end). Escaping follows
  * docker's jsonlog (\n \r \" \\ kept short; other control bytes and < > &
- * as \u00XX; invalid UTF-8 as \ufffd). Rotation as docker's LogFile: before a
- * write, if the file has reached max-size, P.(N-2) -> P.(N-1) ... P -> P.1
- * and a new P (N = max-file; N = 1 truncates instead).
+ * as \u00XX; invalid UTF-8 as \ufffd).
+ *
+ * cri, what containerd's CRI writes and the kubelet reads back:
+ *   2024-05-01T10:00:00.123456789Z stdout F text
+ * the content raw (no escaping, any byte but "\n"), the line's "\n" not in
+ * it. A line of more than 16 KiB becomes P records of 16 KiB each and a last
+ * F (containerd's max_container_log_line_size); output that ends without a
+ * "\n" is a last P. Unlike containerd we keep a "\r" before the "\n" in the
+ * content, so what was printed is what reads back.
+ *
+ * Both: the time is the read's (RFC3339Nano, UTC); the entries of one read
+ * go out in one write(); rotation as docker's LogFile: before a write, if
+ * the file has reached max-size, P.(N-2) -> P.(N-1) ... P -> P.1 and a new P
+ * (N = max-file; N = 1 truncates instead).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +39,7 @@ static long long log_size;
 /* The unfinished line of each stream, allocated only while one exists. */
 static struct { char *data; size_t len; } partial[3];
 
-static struct buf batch;       /* JSON lines not yet written */
+static struct buf batch;       /* entries not yet written */
 
 int log_open(void)
 {
@@ -166,35 +178,77 @@ static void flush_batch(void)
  * together share it (one clock read and format per read, not per line). */
 static char stamp[40];
 
-static void write_entry(int stream, const char *text, size_t n)
+/* Room for `extra` more bytes at the end of the batch, after rotating if
+ * the file has reached max-size (docker rotates before a write); NULL when
+ * out of memory (the entry is lost, the container goes on). */
+static char *reserve(size_t extra)
 {
-    /* docker rotates before a write once the file has reached max-size */
     if (S.log_max_size > 0 && log_size + (long long)batch.len >= S.log_max_size) {
         flush_batch();
         rotate();
     }
-    size_t need = batch.len + n * 6 + 128;
+    size_t need = batch.len + extra;
     if (need > batch.cap) {
         char *d = realloc(batch.data, need);
         if (!d)
-            return;
+            return NULL;
         batch.data = d;
         batch.cap = need;
     }
-    char *o = batch.data + batch.len;
+    return batch.data + batch.len;
+}
+
+static const char *stream_name(int stream)
+{
+    return stream == STREAM_STDERR ? "stderr" : "stdout";
+}
+
+static void write_entry(int stream, const char *text, size_t n)
+{
+    char *o = reserve(n * 6 + 128);
+    if (!o)
+        return;
     memcpy(o, "{\"log\":\"", 8);
     o += 8;
     o += escape(o, text, n);
-    o += sprintf(o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n",
-                 stream == STREAM_STDERR ? "stderr" : "stdout", stamp);
+    o += sprintf(o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream_name(stream), stamp);
     batch.len = (size_t)(o - batch.data);
 }
 
-void log_data(int stream, const char *p, size_t n)
+/* One CRI record: TIME STREAM TAG CONTENT\n, the content as it came. */
+static void write_cri_entry(int stream, char tag, const char *text, size_t n)
 {
-    if (log_fd < 0)
+    char *o = reserve(n + 64);
+    if (!o)
         return;
-    now_rfc3339(stamp, sizeof(stamp));
+    o += sprintf(o, "%s %s %c ", stamp, stream_name(stream), tag);
+    memcpy(o, text, n);
+    o += n;
+    *o++ = '\n';
+    batch.len = (size_t)(o - batch.data);
+}
+
+/* Add to a stream's unfinished line (partial[]: at most MAX_MESSAGE bytes,
+ * allocated only while one exists). */
+static int pending_add(int stream, const char *p, size_t n)
+{
+    if (!partial[stream].data && !(partial[stream].data = malloc(MAX_MESSAGE)))
+        return -1;
+    memcpy(partial[stream].data + partial[stream].len, p, n);
+    partial[stream].len += n;
+    return 0;
+}
+
+static void pending_drop(int stream)
+{
+    free(partial[stream].data);
+    partial[stream].data = NULL;
+    partial[stream].len = 0;
+}
+
+/* json-file: a message is a line with its "\n", or MAX_MESSAGE bytes of one. */
+static void json_data(int stream, const char *p, size_t n)
+{
     while (n) {
         const char *nl = memchr(p, '\n', n);
         size_t line = nl ? (size_t)(nl - p) + 1 : n;
@@ -206,33 +260,86 @@ void log_data(int stream, const char *p, size_t n)
         if (!*plen && complete) {
             write_entry(stream, p, take);  /* the common case: no copy */
         } else {
-            if (!partial[stream].data && !(partial[stream].data = malloc(MAX_MESSAGE)))
+            if (pending_add(stream, p, take) < 0)
                 break;
-            memcpy(partial[stream].data + *plen, p, take);
-            *plen += take;
             if (complete) {
                 write_entry(stream, partial[stream].data, *plen);
-                *plen = 0;
-                free(partial[stream].data);
-                partial[stream].data = NULL;
+                pending_drop(stream);
             }
         }
         p += take;
         n -= take;
     }
+}
+
+/* cri: a record is a line's content without its "\n" (F), or MAX_MESSAGE
+ * bytes of a longer one (P). As containerd, a line of exactly MAX_MESSAGE
+ * bytes is one F: the P is written only once a byte beyond the limit that is
+ * not the "\n" arrives. */
+static void cri_data(int stream, const char *p, size_t n)
+{
+    while (n) {
+        size_t *plen = &partial[stream].len;
+        const char *nl = memchr(p, '\n', n);
+        size_t line = nl ? (size_t)(nl - p) : n;      /* content before the "\n", or all */
+        if (*plen == MAX_MESSAGE && line) {           /* more after a full buffer: it was a fragment */
+            write_cri_entry(stream, 'P', partial[stream].data, MAX_MESSAGE);
+            pending_drop(stream);
+            continue;
+        }
+        size_t room = MAX_MESSAGE - *plen;
+        if (nl && line <= room) {                     /* the line ends within the limit */
+            if (!*plen) {
+                write_cri_entry(stream, 'F', p, line);  /* the common case: no copy */
+            } else {
+                if (pending_add(stream, p, line) < 0)
+                    break;
+                write_cri_entry(stream, 'F', partial[stream].data, *plen);
+                pending_drop(stream);
+            }
+            p += line + 1;
+            n -= line + 1;
+            continue;
+        }
+        if (!*plen && line > MAX_MESSAGE) {           /* a long line: its fragment, no copy */
+            write_cri_entry(stream, 'P', p, MAX_MESSAGE);
+            p += MAX_MESSAGE;
+            n -= MAX_MESSAGE;
+            continue;
+        }
+        size_t take = line < room ? line : room;      /* no "\n" in reach: wait for the rest */
+        if (pending_add(stream, p, take) < 0)
+            break;
+        p += take;
+        n -= take;
+    }
+}
+
+void log_data(int stream, const char *p, size_t n)
+{
+    if (log_fd < 0)
+        return;
+    now_rfc3339(stamp, sizeof(stamp));
+    if (S.log_format == LOG_CRI)
+        cri_data(stream, p, n);
+    else
+        json_data(stream, p, n);
     flush_batch();
 }
 
-/* At the end: unfinished lines are written as they are (no "\n"). */
+/* At the end: unfinished lines are written as they are (json-file: no "\n";
+ * cri: a P record, the stream's last). */
 void log_flush(void)
 {
     now_rfc3339(stamp, sizeof(stamp));
     for (int s = STREAM_STDOUT; s <= STREAM_STDERR; s++) {
-        if (partial[s].len)
-            write_entry(s, partial[s].data, partial[s].len);
-        free(partial[s].data);
-        partial[s].data = NULL;
-        partial[s].len = 0;
+        if (partial[s].len) {
+            if (S.log_format == LOG_CRI)
+                write_cri_entry(s, 'P', partial[s].data, partial[s].len);
+            else
+                write_entry(s, partial[s].data, partial[s].len);
+        }
+        pending_drop(s);
     }
     if (log_fd >= 0)
         flush_batch();

@@ -112,7 +112,8 @@ static void parse_args(int argc, char **argv)
             || IS("--stderr-fd") || IS("--console-fd") || IS("--console-socket")
             || IS("--runtime-pid-file") || IS("--log-path") || IS("--log-max-size")
             || IS("--log-max-file") || IS("--exit-command") || IS("--exit-arg")
-            || IS("--oom-file") || IS("--ready-fd") || IS("--exit-delay-ms");
+            || IS("--oom-file") || IS("--ready-fd") || IS("--exit-delay-ms")
+            || IS("--log-format");
         if (!known)
             usage_error("unknown option '%s'", opt);
         if (!val) {
@@ -130,6 +131,14 @@ static void parse_args(int argc, char **argv)
         else if (IS("--console-socket")) S.console_socket = val;
         else if (IS("--runtime-pid-file")) S.runtime_pid_file = val;
         else if (IS("--log-path")) S.log_path = val;
+        else if (IS("--log-format")) {
+            if (!strcmp(val, "json-file"))
+                S.log_format = LOG_JSON_FILE;
+            else if (!strcmp(val, "cri"))
+                S.log_format = LOG_CRI;
+            else
+                usage_error("--log-format: '%s' is neither 'json-file' nor 'cri'", val);
+        }
         else if (IS("--log-max-size")) S.log_max_size = parse_num(opt, val, LLONG_MAX);
         else if (IS("--log-max-file")) {
             S.log_max_file = (int)parse_num(opt, val, 1000000);

@@ -59,8 +59,9 @@ class ShimStart:
             if spec.open_stdin:   # a tty's input goes through the pty master
                 stdio[0], fds["stdin_fd"] = self._pipe()
         self._theirs = list(fds.values()) + [fd for fd in stdio if fd >= 0]
-        opts = ShimOptions(dir=paths.run_dir, log_path=paths.log, log_max_size=spec.log_max_size,
-                           log_max_file=spec.log_max_file, exit_command=exit_command(root, paths.id),
+        opts = ShimOptions(dir=paths.run_dir, log_path=paths.log, log_format=spec.log_format,
+                           log_max_size=spec.log_max_size, log_max_file=spec.log_max_file,
+                           exit_command=exit_command(root, paths.id),
                            terminal=spec.tty, stdin=spec.open_stdin, oom_file=oom_file)
         argv = opts.argv(**fds)
         self.launch = Launch(path=argv[0], argv=argv[1:], stdio=tuple(stdio), keep=tuple(fds.values()))

@@ -1,10 +1,12 @@
-"""Reading docker json-file logs (what minictr-shim writes), across rotation.
+"""Reading a container's log (what minictr-shim writes), across rotation.
 
-A log is P plus its rotated predecessors P.1 (newer) ... P.N (oldest); each
-line is {"log": text, "stream": "stdout"|"stderr", "time": RFC3339Nano}.
-A text without a final "\\n" is a partial message (a line longer than 16 KiB
-is split, as docker does); printing the texts one after another restores
-the output.
+A log is P plus its rotated predecessors P.1 (newer) ... P.N (oldest), in
+one of two formats, told apart line by line (as the kubelet tells them):
+docker's json-file, {"log": text, "stream": "stdout"|"stderr", "time":
+RFC3339Nano}, and the CRI format, `TIME STREAM F|P CONTENT` (engine/cri_log.py).
+Either way an entry is one message: a text without a final "\\n" is a
+partial one (a line longer than 16 KiB is split; output that ended without
+a "\\n"); printing the texts one after another restores the output.
 
     read_logs(path, tail=, since=, until=, timestamps=)   what is there now
     follow_logs(path, ..., stop=)                         and what comes next
@@ -22,10 +24,13 @@ import time
 from collections import deque
 from typing import Callable, Iterable, Iterator, NamedTuple
 
+from minictr.engine import cri_log
+from minictr.engine.cri_log import parse_rfc3339_ns   # noqa: F401 (part of this module's interface)
+
 
 class LogEntry(NamedTuple):
     stream: str          # "stdout" or "stderr"
-    text: str            # with its "\n" unless a partial message
+    text: str | bytes    # with its "\n" unless a partial message; bytes from a CRI log (raw, as written)
     time: str            # RFC3339Nano as stored
 
     @property
@@ -39,23 +44,13 @@ class LogEntry(NamedTuple):
 
     @property
     def partial(self) -> bool:
-        return not self.text.endswith("\n")
+        return not self.text.endswith(b"\n" if isinstance(self.text, bytes) else "\n")
 
-
-_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d\d):(\d\d))$")
-
-
-def parse_rfc3339_ns(text: str) -> int:
-    m = _RFC3339.match(text)
-    if not m:
-        raise ValueError(f"not an RFC 3339 time: {text!r}")
-    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
-    secs = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
-    if m.group(8):
-        offset = int(m.group(9)) * 3600 + int(m.group(10)) * 60
-        secs -= offset if m.group(8) == "+" else -offset
-    frac = (m.group(7) or "").ljust(9, "0")
-    return secs * 1_000_000_000 + int(frac or 0)
+    def stamped(self, ns: int) -> "LogEntry":
+        """docker logs -t: the text after the entry's time."""
+        if isinstance(self.text, bytes):
+            return self._replace(text=format_timestamp(ns).encode() + b" " + self.text)
+        return self._replace(text=f"{format_timestamp(ns)} {self.text}")
 
 
 def format_timestamp(ns: int) -> str:
@@ -81,6 +76,12 @@ def rotated_files(path: str) -> list[str]:
 
 
 def _decode(line: bytes) -> LogEntry | None:
+    if line[:1].isdigit():    # a CRI record starts with its time; a json-file entry with "{"
+        try:
+            rec = cri_log.parse_line(line)
+        except cri_log.CriLogError:
+            return None       # damaged, as below
+        return LogEntry(rec.stream, rec.data, rec.time)
     try:
         obj = json.loads(line)
         return LogEntry(obj.get("stream", "stdout"), obj["log"], obj["time"])
@@ -106,7 +107,7 @@ def _filter(entries: Iterable[LogEntry], since: float | None, until: float | Non
             if until_ns is not None and ns > until_ns:
                 return
             if timestamps:
-                e = e._replace(text=f"{format_timestamp(ns)} {e.text}")
+                e = e.stamped(ns)
         yield e
 
 
@@ -163,7 +164,7 @@ def follow_logs(path: str, tail: int | None = None, since: float | None = None, 
                     continue
                 if until_ns is not None and ns > until_ns:
                     return
-                yield e._replace(text=f"{format_timestamp(ns)} {e.text}") if timestamps else e
+                yield e.stamped(ns) if timestamps else e
             stopping = stop()
             batch = list(follower.drain())
             if stopping and not batch:

@@ -140,7 +140,8 @@ class External:
             command += ["--console-socket", console]
         opts = ShimOptions(dir=paths.run_dir, log_path=paths.log, log_max_size=spec.log_max_size,
                            log_max_file=spec.log_max_file, exit_command=exit_command(root, rec.id),
-                           terminal=spec.tty, stdin=spec.open_stdin, oom_file=oom_file(rec.id))
+                           terminal=spec.tty, stdin=spec.open_stdin, oom_file=oom_file(rec.id),
+                           log_format=spec.log_format)
         try:
             proc = start(opts, command + [rec.id], runtime_pid_file=pid_file, console_socket=console)
         except CreateFailed as e:

@@ -1,7 +1,7 @@
 """The per-container shim (`minictr-shim`, cshim/monitor_*.c), seen from Python.
 
-The shim outlives the CLI: it reaps the container's init, writes the
-json-file log, serves attach clients on DIR/attach, records the exit in
+The shim outlives the CLI: it reaps the container's init, writes its log
+(docker's json-file, or the CRI format: `log_format`), serves attach clients on DIR/attach, records the exit in
 DIR/exit and runs the exit command. This module builds its command line
 (`ShimOptions.argv`), starts it in run mode (`start`), reads its exit record
 (`read_exit`), and talks the attach protocol (`AttachClient`,
@@ -46,6 +46,7 @@ class ShimOptions:
     launched: adopt mode (pid_fd=...) or run mode (command=[...])."""
     dir: str
     log_path: str | None = None
+    log_format: str = "json-file"      # or "cri" (engine/cri_log.py reads it)
     log_max_size: int = 0
     log_max_file: int = 1
     exit_command: list[str] = field(default_factory=list)
@@ -66,6 +67,8 @@ class ShimOptions:
         if self.log_path:
             argv += ["--log-path", self.log_path, "--log-max-size", str(self.log_max_size),
                      "--log-max-file", str(self.log_max_file)]
+            if self.log_format != "json-file":    # the shim's default: json-file's argv as it was
+                argv += ["--log-format", self.log_format]
         if self.oom_file:
             argv += ["--oom-file", self.oom_file]
         for i, arg in enumerate(self.exit_command):

@@ -3,7 +3,10 @@ fixed at create and kept with the record as JSON. Everything later (the
 bundle, the network, restarts) is derived from it."""
 from __future__ import annotations
 
+from minictr.engine.errors import InvalidOption
 from minictr.records import asdict, dataclass, field
+
+LOG_FORMATS = ("json-file", "cri")   # docker's json-file; the CRI format (engine/cri_log.py)
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,14 @@ class ContainerSpec:
     dns: list = field(default_factory=list)
     init: bool = False
     auto_remove: bool = False
-    log_max_size: int = 0                       # json-file max-size; 0: no rotation
+    log_format: str = "json-file"               # one of LOG_FORMATS; records from before it: json-file
+    log_max_size: int = 0                       # max-size (either format); 0: no rotation
     log_max_file: int = 1
     runtime: str = ""                           # "": in-process; else a runc-compatible binary
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        if self.log_format not in LOG_FORMATS:
+            raise InvalidOption(f"unknown log format {self.log_format!r}: use one of {', '.join(LOG_FORMATS)}")
         # from the record's JSON: the lists come back as dicts
         self.volumes = [v if isinstance(v, Mount) else Mount(**v) for v in self.volumes]
         self.publish = [p if isinstance(p, Publish) else Publish(**p) for p in self.publish]

@@ -151,7 +151,7 @@ def inspect(engine, rec: ContainerRecord) -> dict:
         "HostConfig": {
             "Binds": [f"{v.source}:{v.destination}{':ro' if v.read_only else ''}"
                       for v in spec.volumes if not v.anonymous] or None,
-            "LogConfig": {"Type": "json-file",
+            "LogConfig": {"Type": spec.log_format,
                           "Config": ({"max-size": str(spec.log_max_size), "max-file": str(spec.log_max_file)}
                                      if spec.log_max_size else {})},
             "NetworkMode": spec.network,
