@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from minictr.engine import logs, shim
-from minictr.engine.shim import EXIT, STDERR, STDOUT, AttachClient, ShimOptions
+from minictr.engine import attach, logs, shim
+from minictr.engine.attach import AttachClient
+from minictr.engine.shim import EXIT, STDERR, STDOUT, ShimOptions
 
 pytestmark = pytest.mark.skipif(not os.path.exists(shim.shim_path()),
                                 reason="minictr-shim not built (python cshim/build.py)")
@@ -334,7 +335,7 @@ def test_attach_terminal_non_tty_returns_exit_code(run_dir, started):
     os.write(in_w, b"piped input\n")
     os.close(in_w)                              # EOF: the container's stdin closes
     with AttachClient(str(run_dir)) as c:
-        code = shim.attach_terminal(c, in_r, out_w, err_w, tty=False)
+        code = attach.attach_terminal(c, in_r, out_w, err_w, tty=False)
     assert code == 3
     os.close(out_w)
     os.close(err_w)
@@ -425,7 +426,7 @@ def test_attach_terminal_tty_detach_keys(run_dir, tmp_path, started):
     err_r, err_w = os.pipe()
     os.write(in_w, b"\x10a\x10\x11ignored")
     with AttachClient(str(run_dir)) as c:
-        assert shim.attach_terminal(c, in_r, out_w, err_w, tty=True) is None
+        assert attach.attach_terminal(c, in_r, out_w, err_w, tty=True) is None
     assert os.read(err_r, 100) == b"read escape sequence\n"
     time.sleep(0.2)
     assert s.proc.poll() is None                # detached: still running
@@ -440,9 +441,9 @@ def test_attach_terminal_tty_detach_keys(run_dir, tmp_path, started):
 
 ATTACH_HELPER = textwrap.dedent("""
     import os, sys, termios
-    from minictr.engine import shim
-    client = shim.AttachClient(sys.argv[1])
-    code = shim.attach_terminal(client, 0, 1, 2, tty=True)
+    from minictr.engine import attach
+    client = attach.AttachClient(sys.argv[1])
+    code = attach.attach_terminal(client, 0, 1, 2, tty=True)
     canon = bool(termios.tcgetattr(0)[3] & termios.ICANON)
     os.write(1, b"\\r\\nEXIT %r canon=%r\\r\\n" % (code, canon))
 """)

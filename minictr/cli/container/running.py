@@ -35,7 +35,7 @@ def run_container(ctx, image: str, command, kw: dict) -> None:
 
 def run_attached(ctx, rec, stdin: bool, detach_keys: str, sig_proxy: bool) -> int | None:
     """Attach, start, proxy; the exit code, or None after a detach."""
-    from minictr.engine.shim import AttachClient, attach_terminal
+    from minictr.engine.attach import AttachClient, attach_terminal
     engine = ctx.engine
     holder: dict = {}
 

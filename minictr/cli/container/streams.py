@@ -61,7 +61,7 @@ def _stdin_from_devnull() -> None:
 def attach(ctx, container, no_stdin, detach_keys, sig_proxy) -> None:
     """Attach local standard input, output, and error streams to a running container."""
     from minictr.cli.container.running import parse_detach_keys
-    from minictr.engine.shim import AttachClient, attach_terminal
+    from minictr.engine.attach import AttachClient, attach_terminal
     rec = ctx.engine.lookup(container)
     if rec.status != "running":
         if rec.status == "paused":
