@@ -39,3 +39,15 @@ def _remove_leftovers(request):
         if env.leftovers:
             env("rm", "-f", *env.leftovers, timeout=120)
             env.leftovers.clear()
+
+
+@pytest.fixture
+def engine(mc, monkeypatch):
+    """The module's engine as a library (what the builder, CRI server and
+    kubelet use), in this process, with the module's private bridge."""
+    for key in ("MINICTR_BRIDGE_NAME", "MINICTR_BRIDGE_SUBNET", "MINICTR_NETWORK_CONF"):
+        monkeypatch.setenv(key, mc.env[key])
+    from minictr.engine.containers import Engine
+    engine = Engine(str(mc.root))
+    yield engine
+    engine.close()

@@ -17,16 +17,6 @@ THREADS = 10
 ROUNDS = int(os.environ.get("MINICTR_CONCURRENT_ROUNDS", "2"))
 
 
-@pytest.fixture
-def engine(mc, monkeypatch):
-    for key in ("MINICTR_BRIDGE_NAME", "MINICTR_BRIDGE_SUBNET", "MINICTR_NETWORK_CONF"):
-        monkeypatch.setenv(key, mc.env[key])
-    from minictr.engine.containers import Engine
-    engine = Engine(str(mc.root))
-    yield engine
-    engine.close()
-
-
 def _one(engine, spec_of, i: int, made: dict, errors: list, go: threading.Barrier, started) -> None:
     try:
         go.wait(timeout=30)

@@ -6,16 +6,6 @@ import pytest
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture
-def engine(mc, monkeypatch):
-    for key in ("MINICTR_BRIDGE_NAME", "MINICTR_BRIDGE_SUBNET", "MINICTR_NETWORK_CONF"):
-        monkeypatch.setenv(key, mc.env[key])
-    from minictr.engine.containers import Engine
-    engine = Engine(str(mc.root))
-    yield engine
-    engine.close()
-
-
 def test_create_names_anonymous_volumes_in_the_records_copy_only(mc, engine):
     from minictr.engine.options import parse_volume
     from minictr.engine.spec import ContainerSpec
