@@ -25,6 +25,7 @@ from minictr.image.store import ImageStore
 from minictr.oci import digest as _digest
 from minictr.oci import image_config, manifest as _manifest, media_types as mt, platform as _platform
 from minictr.oci import reference as _ref
+from minictr.oci.new_image import docker_manifest
 from minictr.state.locks import gc_lock
 
 _CHUNK = 1 << 20
@@ -176,7 +177,8 @@ def _load_docker_archive(store: ImageStore, source, progress: Progress) -> Loade
             layers.append(_layer_from_archive(store, source, layer_path, config.diff_ids[n], chain_ids[n],
                                               chain_ids[n - 1] if n else None, progress))
         config_digest = store.content.put(config_bytes)
-        manifest = _docker_manifest(config_digest, len(config_bytes), layers)
+        manifest = docker_manifest(config_digest, len(config_bytes),
+                                   [(la.blob_media_type, la.blob_size, la.blob_digest) for la in layers])
         manifest_digest = store.content.put(manifest)
         tags = entry.get("RepoTags") or []
         if not isinstance(tags, list):
@@ -234,15 +236,6 @@ def _hash_member(source, path: str) -> str:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return "sha256:" + h.hexdigest()
-
-
-def _docker_manifest(config_digest: str, config_size: int, layers: list[LayerRecord]) -> bytes:
-    return json.dumps({
-        "schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST,
-        "config": {"mediaType": mt.DOCKER_CONFIG, "size": config_size, "digest": config_digest},
-        "layers": [{"mediaType": layer.blob_media_type, "size": layer.blob_size, "digest": layer.blob_digest}
-                   for layer in layers],
-    }, indent=3).encode()
 
 
 # -- OCI layout -----------------------------------------------------------------
