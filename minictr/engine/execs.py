@@ -11,7 +11,7 @@ from minictr.engine.records import ContainerRecord
 def exec_in(engine, rec: ContainerRecord, argv: list[str], tty: bool = False, detach: bool = False,
             env: list[str] | None = None, user: str = "", workdir: str = "", privileged: bool = False) -> int:
     from minictr.runtime import processes
-    from minictr.runtime.errors import RuntimeFailure, SpawnFailure
+    from minictr.runtime.errors import ContainerStopped, RuntimeFailure, SpawnFailure
     if rec.status == status.PAUSED:
         raise EngineError(f"container {rec.id} is paused, unpause the container before exec")
     if rec.status != status.RUNNING:
@@ -38,9 +38,9 @@ def exec_in(engine, rec: ContainerRecord, argv: list[str], tty: bool = False, de
             raise _ExecFailed(f"OCI runtime exec failed: exec failed: unable to start container process: "
                               f"exec: \"{argv[0]}\": executable file not found in $PATH", 127) from None
         raise _ExecFailed(f"OCI runtime exec failed: {text}", 126) from None
+    except ContainerStopped:
+        raise NotRunning(rec.id) from None
     except RuntimeFailure as e:
-        if "stopped" in str(e):
-            raise NotRunning(rec.id) from None
         raise EngineError(str(e)) from None
 
 

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from minictr.runtime import cgroups
-from minictr.runtime.errors import RuntimeFailure
+from minictr.runtime.errors import ContainerStopped, RuntimeFailure
 from minictr.runtime.state import StateStore, oci_state, status
 
 
@@ -58,7 +58,7 @@ def ps(store: StateStore, container_id: str, fmt: str, ps_args: list[str]) -> st
 def stats_event(store: StateStore, container_id: str) -> dict:
     _st, mgr, current = _open(store, container_id)
     if current == "stopped":
-        raise RuntimeFailure("container not running")
+        raise ContainerStopped("container not running")
     return {"type": "stats", "id": container_id, "data": mgr.stats()}
 
 
@@ -89,7 +89,7 @@ def events(store: StateStore, container_id: str, interval: float, only_stats: bo
 def update(store: StateStore, container_id: str, resources: dict) -> None:
     _st, mgr, current = _open(store, container_id)
     if current == "stopped":
-        raise RuntimeFailure("container not running")
+        raise ContainerStopped("container not running")
     mgr.update(resources)
 
 

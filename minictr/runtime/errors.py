@@ -13,6 +13,10 @@ class ContainerNotFound(RuntimeFailure):
         super().__init__(f"container does not exist: {container_id}")
 
 
+class ContainerStopped(RuntimeFailure):
+    """The verb needs a running container (kill, exec, pause, update)."""
+
+
 class SpawnFailure(RuntimeFailure):
     """The C shim reported an error from inside the new process; `err` is
     its errno, `at_exec` whether it was finding or executing the program."""

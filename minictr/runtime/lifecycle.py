@@ -19,7 +19,7 @@ from minictr.runtime.cgroups import warmup
 from minictr.runtime import devices as devmod
 from minictr.runtime import host_mounts
 from minictr.runtime import mount_options as mo
-from minictr.runtime.errors import ContainerNotFound, RuntimeFailure
+from minictr.runtime.errors import ContainerNotFound, ContainerStopped, RuntimeFailure
 from minictr.runtime.hooks import hook_dicts, run_hooks
 from minictr.runtime.plan import MountStep, plan_container
 from minictr.runtime.spawn import Callbacks, spawn
@@ -312,7 +312,7 @@ def kill(store: StateStore, container_id: str, sig: int, all_processes: bool = F
     st, mgr = _load(store, container_id)
     current = status(store, st, mgr)
     if current == "stopped" and not all_processes:
-        raise RuntimeFailure("container not running")
+        raise ContainerStopped("container not running")
     if all_processes and mgr is not None:
         mgr.kill_all(sig)
         return

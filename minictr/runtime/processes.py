@@ -7,7 +7,7 @@ import os
 from minictr.oci.runtime_config import ConfigError, Process, parse_process
 from minictr.runtime import cgroups, foreground, lifecycle
 from minictr.runtime.cgroups import warmup
-from minictr.runtime.errors import RuntimeFailure
+from minictr.runtime.errors import ContainerStopped, RuntimeFailure
 from minictr.runtime.plan import NS_FLAGS, NS_PROC_NAMES, Plan, plan_process
 from minictr.runtime.spawn import Callbacks, spawn
 from minictr.runtime.state import StateStore, status
@@ -117,7 +117,7 @@ def exec_process(store: StateStore, container_id: str, process: Process, detach:
     mgr = cgroups.from_state(st.cgroup) if st.cgroup else None
     current = status(store, st, mgr)
     if current == "stopped":
-        raise RuntimeFailure("cannot exec in a stopped container")
+        raise ContainerStopped("cannot exec in a stopped container")
     if current == "paused":
         raise RuntimeFailure("cannot exec in a paused container")
     if process.terminal and detach and console_socket is None:

@@ -96,3 +96,14 @@ def test_joining_a_stopped_container_fails(mc):
         assert res.returncode == 125 and "cannot join PID of a non running container" in res.stderr
     finally:
         mc("rm", "-f", "nsstopped", timeout=60)
+
+
+def test_a_namespace_named_by_path_as_a_pod_sandbox_is_joined(mc, probe, donor):
+    """podman's ns:PATH: any process's namespace file, as a pod's pause
+    process holds them (the CRI layer joins its containers this way)."""
+    donor("nspath")
+    pid = mc.inspect_container("nspath")["State"]["Pid"]
+    res = _probe_in(mc, probe, "--ipc", f"ns:/proc/{pid}/ns/ipc", "--pid", f"ns:/proc/{pid}/ns/pid",
+                    script="/probe shm-find; ps -o comm")
+    assert res.returncode == 0, res.stderr
+    assert parse(res.stdout)["shm-find"] == "OK" and "sleep" in res.stdout.split()
