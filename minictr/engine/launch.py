@@ -18,6 +18,7 @@ import sys
 from minictr.engine.layout import ContainerPaths
 from minictr.engine.shim import ShimOptions
 from minictr.engine.spec import ContainerSpec
+from minictr.runtime import explain
 from minictr.runtime.spawn import Launch
 
 
@@ -87,6 +88,8 @@ class ShimStart:
             self.console_fd = -1
 
     def send_pid(self, pid: int) -> None:
+        explain.step("write(pid pipe)", f"minictr-shim (pid {self.shim_pid}) learns init {pid}: it reaps it, "
+                     "logs its output, records its exit and outlives this CLI")
         os.write(self.pid_w, f"{pid}\n".encode())
         os.close(self.pid_w)
         self.pid_w = -1

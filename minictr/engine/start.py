@@ -65,6 +65,7 @@ def run(store, images, volumes, nets, driver, rec: ContainerRecord, attach=None)
         config = bundle.build_config(rec.id, spec, image_config, paths.rootfs, hostname, user, files,
                                      _volume_sources(volumes, spec, paths.rootfs), joined, shm_source)
         _write_json(paths.config, config)
+        explain.step("write config.json", f"{paths.bundle}: the OCI bundle (rootfs + config.json) the runtime reads")
         launched = driver.create(store.root, rec, paths)
         network = _connect_network(nets, images, store, rec, launched.pid, hostname)
         launched.adopt()

@@ -15,6 +15,7 @@ import os
 
 from minictr.image.errors import DigestMismatch, ImageError, NotFound
 from minictr.oci import digest as _digest
+from minictr.runtime import explain
 
 _CHUNK = 1 << 20
 
@@ -210,6 +211,10 @@ class IngestWriter:
             raise DigestMismatch(self.what, self.digest, actual)
         os.fsync(self.fd)
         os.rename(self.ingest_path, self.store.path(self.digest))
+        if explain.enabled():
+            label = self.what[:-len(self.digest)].strip() if self.what.endswith(self.digest) else self.what
+            explain.step(f"rename(ingest/{os.path.basename(self.ingest_path)}, blobs/{actual.replace(':', '/')})",
+                         f"{label or 'blob'}: its {self.offset} bytes hash to the digest it was asked by")
         self.committed = True
         self._close(remove=False)
         return self.store.path(self.digest)

@@ -11,6 +11,7 @@ from minictr.image.layer_stream import open_layer
 from minictr.image.snapshots import SnapshotError
 from minictr.image.store import ImageStore
 from minictr.image.unpack import unpack_layer
+from minictr.runtime import explain
 
 _CHUNK = 1 << 20
 
@@ -49,6 +50,8 @@ def unpack_verified(store: ImageStore, source, writer: IngestWriter, blob_digest
         if res.diff_id != diff_id:
             raise DigestMismatch(f"uncompressed content of layer {blob_digest} (the config's diff_id)",
                                  diff_id, res.diff_id)
+        explain.step(f"unpack layer {blob_digest}", f"{res.entries} tar entries ({res.whiteouts} whiteouts) "
+                     "into a temp dir; the tar's sha256 is the config's diff_id")
         result["size"] = res.content_bytes
     store.snapshots.prepare(chain_id, parent_chain_id, fill)
     return result.get("size")   # None: a concurrent preparer made the snapshot first

@@ -26,6 +26,7 @@ from minictr.image.records import LayerRecord
 from minictr.image.store import ImageStore
 from minictr.oci import image_config, manifest as _manifest, media_types as mt, platform as _platform
 from minictr.oci import reference as _ref
+from minictr.runtime import explain
 from minictr.state.locks import gc_lock
 
 MAX_CONCURRENT_LAYERS = 3
@@ -56,6 +57,8 @@ def pull(store: ImageStore, client, text: str, platform: str | None = None,
          progress: Progress | None = None) -> PullResult:
     progress = progress or Progress()
     ref = parse_reference(text)
+    explain.step(f'parse reference "{text}"', f"{ref} (registry {ref.registry}, repository {ref.repository}, "
+                 + (f"tag {ref.tag})" if ref.tag else f"digest {ref.digest})"))
     wanted = _wrap_spec_error(_platform.parse, platform) if platform else _platform.host()
     from minictr.image.gc import sweep_stale
     sweep_stale(store)
@@ -67,6 +70,8 @@ def pull(store: ImageStore, client, text: str, platform: str | None = None,
     if mt.is_index(media_type):
         index = _wrap_spec_error(_manifest.parse_index, data, media_type)
         chosen = _wrap_spec_error(_manifest.select_platform, index, wanted)
+        explain.step(f"select platform {wanted}", f"the index lists {len(index.manifests)} manifests; "
+                     f"this host's is {chosen.digest}")
         data, media_type, digest = client.get_manifest(ref.registry, ref.repository, chosen.digest,
                                                        accept=list(mt.MANIFESTS))
         if digest != chosen.digest:
@@ -97,6 +102,8 @@ def pull(store: ImageStore, client, text: str, platform: str | None = None,
             store.content.put(doc, digest)
         store.records.add(image_id, manifest_digest, man.media_type, config.created, layers,
                           tag=str(ref) if ref.tag else None, repo_digest=(ref.name, top_digest))
+        explain.step("record image", f"{image_id}: {len(layers)} layer{'s' if len(layers) != 1 else ''}"
+                     + (f", tag {ref}" if ref.tag else "") + ", in one SQLite transaction")
     progress.message(f"Digest: {top_digest}")
     status = "Image is up to date" if up_to_date else "Downloaded newer image"
     progress.message(f"Status: {status} for {ref.familiar()}")

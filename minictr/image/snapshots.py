@@ -25,6 +25,7 @@ import os
 
 from minictr.image.errors import ImageError
 from minictr.oci import digest as _digest
+from minictr.runtime import explain
 
 _TEMP_PREFIX = ".tmp-"
 _FS, _PARENT = "fs", "parent"
@@ -130,6 +131,10 @@ class Snapshots:
                 if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
                 shutil.rmtree(tmp, ignore_errors=True)   # a concurrent preparer won
+            else:
+                explain.step(f"rename({os.path.basename(tmp)}, {os.path.basename(final)})",
+                             f"snapshot {chain_id} complete under its chain ID, "
+                             + (f"on parent {parent_chain_id}" if parent_chain_id else "a base layer"))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -16,6 +16,7 @@ from minictr.image.registry.errors import error_message, raise_for_status
 from minictr.image.registry.transport import RetryPolicy, Transport
 from minictr.oci import digest as _digest
 from minictr.oci import media_types
+from minictr.runtime import explain
 
 __all__ = ["RegistryClient", "verified_blob_reader", "BlobStream"]
 MAX_MANIFEST = 4 << 20  # as containerd: a manifest larger than this is hostile
@@ -59,6 +60,15 @@ def _verify_manifest(data: bytes, reference: str, header_digest: str | None, wha
         if actual != header_digest:
             raise DigestMismatch(f"{what} (Docker-Content-Digest)", header_digest, actual)
     return reference if _digest.is_valid(reference) else _digest.of_bytes(data)
+
+
+def _asked_url(resp) -> str:
+    """The URL we asked (before any redirect to blob storage)."""
+    return resp.history[0].url if resp.history else resp.url
+
+
+def _served_by(endpoint: Endpoint, host: str) -> str:
+    return f"{canonical_host(host)}'s mirror" if endpoint.mirror else canonical_host(host)
 
 
 class RegistryClient:
@@ -114,6 +124,7 @@ class RegistryClient:
                 data = _read_limited(resp, MAX_MANIFEST, what, endpoint.host)
                 media_type = _checked_media_type(resp, data, what, endpoint.host)
                 digest = _verify_manifest(data, reference, resp.headers.get("Docker-Content-Digest"), what)
+            explain.step(f"GET {_asked_url(resp)}", f"{_served_by(endpoint, host)} answers {media_type} {digest}")
             return data, media_type, digest
         return self._on_endpoints(host, repo, attempt)
 
@@ -134,6 +145,10 @@ class RegistryClient:
             if resp.status_code >= 400:
                 with resp:
                     raise_for_status(resp, what, endpoint.host)
+            if explain.enabled():
+                moved = f", redirected to {resp.url.split('/')[2]}" if resp.history else ""
+                explain.step(f"GET {_asked_url(resp)}", f"{_served_by(endpoint, host)} streams the blob"
+                             + (f" from byte {offset}" if offset else "") + moved)
             return BlobStream(resp, digest, offset)
         return self._on_endpoints(host, repo, attempt)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from minictr.image.errors import AuthError, RegistryError
 from minictr.image.registry import challenge as _challenge
 from minictr.image.registry.config import Endpoint, canonical_host
+from minictr.runtime import explain
 
 USER_AGENT = "minictr/0.1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -180,9 +181,11 @@ class Transport:
                 raise AuthError(f"{host}: unauthorized: authentication required (no credentials; "
                                 f"run `minictr login {canonical_host(host)}`)")
             self._basic_hosts.add(host)
+            explain.step("401 Unauthorized", f"{host} asks for Basic auth: send again as {creds[0]!r}")
             return _basic(*creds)
         if not chosen.realm:
             raise AuthError(f"{host}: unauthorized, and its Bearer challenge has no realm: {header!r}")
+        explain.step("401 Unauthorized", f"{host} asks for a Bearer token from {chosen.realm}: get one, send again")
         self._bearer[host] = chosen
         return "Bearer " + self._fetch_token(endpoint, chosen, tuple(sorted(set(scopes) | set(chosen.scopes))),
                                              cache_as=scopes)
@@ -226,6 +229,8 @@ class Transport:
         lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 60.0
         self._tokens[(host, scopes if cache_as is None else cache_as)] = _Token(
             token, time.monotonic() + lifetime * 0.9)
+        explain.step(f"GET {realm}", f"a token for {' '.join(scopes)}"
+                     f" ({'as ' + repr(creds[0]) if creds else 'anonymous'}), valid {lifetime:.0f} s")
         return token
 
     # -- sending, with retries and scheme choice --------------------------------
