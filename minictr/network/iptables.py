@@ -19,7 +19,7 @@ import os
 import sys
 
 from minictr.network.errors import NetworkError
-from minictr.network.rules import BASE_PREFIX, CHAINS, Spec, base_specs
+from minictr.network.rules import BASE_PREFIX, CHAINS, Spec, base_specs, why
 
 XTABLES_LOCK = os.environ.get("XTABLES_LOCKFILE", "/run/xtables.lock")
 _iptc = None
@@ -175,7 +175,7 @@ def _add(iptc, tables, specs, step) -> None:
     for spec in specs:
         if spec.tag in present[spec.table]:
             continue
-        step(spec.text(), _why(spec))
+        step(spec.text(), why(spec))
         chain = iptc.Chain(tables[spec.table], spec.chain)
         rule = _build(iptc, spec)
         if spec.insert:
@@ -183,14 +183,6 @@ def _add(iptc, tables, specs, step) -> None:
         else:
             chain.append_rule(rule)
         present[spec.table].add(spec.tag)
-
-
-def _why(spec: Spec) -> str:
-    if spec.tag.startswith(BASE_PREFIX):
-        return "send the host's traffic through minictr's chains"
-    return {"DNAT": "publish a container port on the host", "MASQUERADE": "rewrite the source address",
-            "ACCEPT": "let the bridge's traffic be forwarded", "DROP": "keep networks apart"}.get(
-                spec.target, "isolate networks")
 
 
 def _prune(iptc, tables, step) -> None:
