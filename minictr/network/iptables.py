@@ -1,8 +1,10 @@
 """Putting rules.Spec lists into the kernel's legacy tables through
 python-iptables (iptc), and taking them out again by tag.
 
-Only networks being made or removed and containers publishing ports come
-here: a plain `run` never imports iptc. Importing it costs ~340 ms as is
+Only networks being made or removed come here, and a root's teardown
+(published ports go through restore.py, in chains of their own): a `run`
+on a ready network, with or without -p, never imports iptc. Importing it
+costs ~340 ms as is
 (its util imports distutils, which setuptools' shim turns into
 pkg_resources; ctypes.util.find_library runs ldconfig and gcc a dozen
 times; ldconfig -v finds the xtables directory); `load_iptc` brings that to

@@ -52,16 +52,20 @@ def _port_chains(net: Network, ep: Endpoint) -> rule_specs.ChainSet:
 
 def _unpublish(chains: rule_specs.ChainSet, prefixes: tuple[str, ...]) -> None:
     """Endpoints' port chains and the jumps into them away, in one
-    restore call; rules tagged with their prefixes anywhere else (an
-    older minictr wrote them straight into the shared chains) go first,
-    by tag, through python-iptables."""
-    from minictr.network import restore
+    restore call. Rules tagged with their prefixes anywhere else (an older
+    minictr wrote them straight into the shared chains), or jumps that no
+    longer read as this version writes them, go by tag through
+    python-iptables first."""
+    from minictr.network import iptables, restore
     seen = restore.read(chains)
     if any(restore.strays(seen, chains, prefix) for prefix in prefixes):
-        from minictr.network import iptables
         iptables.apply(remove_prefixes=prefixes)
         seen = None
-    restore.remove(chains, seen, what="take the published ports down")
+    try:
+        restore.remove(chains, seen, what="take the published ports down")
+    except restore.RestoreFailed:
+        iptables.apply(remove_prefixes=prefixes)
+        restore.remove(chains, what="take the published ports down")
 
 
 class Networks:

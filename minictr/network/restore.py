@@ -71,9 +71,9 @@ class RestoreFailed(NetworkError):
 
 # -- checking --------------------------------------------------------------------
 
-def _refuse(spec: Spec, field: str, value, why: str) -> NetworkError:
+def _refuse(spec: Spec, field: str, value, reason: str) -> NetworkError:
     return NetworkError(f"refusing a rule for chain {spec.chain!r} of table {spec.table!r}: "
-                        f"{field} {value!r} {why}")
+                        f"{field} {value!r} {reason}")
 
 
 def _check_name(spec: Spec, field: str, value) -> None:
@@ -365,6 +365,10 @@ def _failure(script: Script, binary: str, status: int, out: str) -> RestoreFaile
         if not reasons:
             reason = "the kernel refused the new table (dmesg says which rule)"
         return RestoreFailed(f"{name}: the {table} table's commit failed: {reason}", index)
+    if not reasons:  # libiptc's own errors are not printed: what a refused line of each kind means
+        reason = {"-D": "no rule in the chain reads like that (any more)",
+                  "-X": "the chain is not empty or something still jumps to it",
+                  "-F": "no such chain"}.get(script.lines[index][:2], "refused (is the chain there?)")
     return RestoreFailed(f"{name}: {script.says[index][0]} failed: {reason}", index)
 
 

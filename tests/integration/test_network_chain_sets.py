@@ -231,6 +231,23 @@ def test_ports_an_older_minictr_published_inline_are_removed(netenv):
     assert f"ep={ep.id[:12]}" not in legacy_rules()
 
 
+def test_a_jump_that_no_longer_reads_as_written_is_removed_by_its_tag(netenv):
+    """A jump into the container's chain with the right tag and target but
+    another match (say a later version changed port_specs): the removal
+    by rule text fails, the tag-based one takes it, the chains still go."""
+    net = netenv.nets.ensure_default()
+    ns = netenv.netns()
+    ep = netenv.nets.connect(net, "e" * 64, "drift", netenv.path(ns), "drift", publish=[PortMapping("", 0, 80)])
+    jump = next(j for j in rules.endpoint_chains(ep.id, rules.port_specs(
+        ep.id, "drift", net.bridge, ep.ip, "", ep.ports[0].host_port, 80, "tcp")).jumps if j.chain == "MINICTR-DNAT")
+    argv = [w[1:-1] if w.startswith('"') else w for w in jump.words()]
+    sh("iptables-legacy", "-w", "-t", "nat", "-D", "MINICTR-DNAT", *argv)
+    sh("iptables-legacy", "-w", "-t", "nat", "-A", "MINICTR-DNAT", "-p", "tcp", "-m", "comment", "--comment",
+       jump.tag, "-j", jump.target)
+    netenv.nets.disconnect_all("e" * 64)
+    assert ep.id[:12] not in legacy_rules()
+
+
 def test_host_teardown_takes_the_port_chains_too(netenv):
     net = netenv.nets.ensure_default()
     ns = netenv.netns()
@@ -269,3 +286,29 @@ def test_the_in_process_table_reader_agrees_with_iptables_save(chains):
     assert got[b] == [(tag + " drop", "DROP"), (tag + " accept", "ACCEPT"), (tag + " no target", ""), ("", a)]
     restore.remove(chain_set)   # b's goto into a goes with b's flush, before either is deleted
     assert chains.saved("filter") == [f"-N {chains.parent}"]
+
+
+def test_publishing_never_loads_python_iptables(netenv):
+    """A second process publishes and unpublishes a port on the ready
+    network: restore and the in-process table reader, no iptc."""
+    import subprocess
+    import sys
+    netenv.nets.ensure_default()
+    ns = netenv.netns()
+    script = (
+        "import sys\n"
+        "from minictr.state import db\n"
+        "from minictr.network import Networks, NetworkConfig, PortMapping\n"
+        f"nets = Networks({netenv.root!r}, db.connect({netenv.db_path!r}), "
+        f"NetworkConfig.load(environ={netenv.environ!r}))\n"
+        f"ep = nets.connect(nets.ensure_default(), {'d' * 64!r}, 'hot', {netenv.path(ns)!r}, 'hot', "
+        "publish=[PortMapping('127.0.0.1', 0, 80)])\n"
+        "print(ep.ports[0].host_port, 'iptc' in sys.modules, 'subprocess' in sys.modules)\n"
+        f"nets.disconnect_all({'d' * 64!r})\n"
+        "print('iptc' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    first, after = out.stdout.splitlines()
+    port, iptc_loaded, subprocess_loaded = first.split()
+    assert (iptc_loaded, subprocess_loaded, after) == ("False", "False", "False")
+    assert f"--dport {port} " not in legacy_rules()

@@ -198,12 +198,15 @@ def test_restore_complaints_name_the_rule(monkeypatch):
     jump = script.lines.index(next(line for line in script.lines if line.startswith("-A MINICTR-FORWARD")))
     out = f"iptables-restore: line {jump + 1} failed\n"
     error = restore._failure(script, "/usr/sbin/iptables-legacy-restore", 1, out)
-    assert str(error) == f"iptables-legacy-restore: {script.says[jump][0]} failed: exit status 1"
+    assert str(error) == f"iptables-legacy-restore: {script.says[jump][0]} failed: refused (is the chain there?)"
     assert error.line == jump and "-j MINICTR-EPF-eeeeeeeeeeee" in str(error)
     out = ('iptables-restore v1.8.9 (legacy): unknown option "--bogus"\nError occurred at line: 4\n'
            "Try `iptables-restore -h' or 'iptables-restore --help' for more information.\n")
     error = restore._failure(script, "/usr/sbin/iptables-legacy-restore", 2, out)
     assert str(error) == f'iptables-legacy-restore: {script.says[3][0]} failed: unknown option "--bogus"'
+    removal = restore.render_remove(chain_set, {"nat": {"MINICTR-DNAT": [(j.tag, j.target) for j in chain_set.jumps]}})
+    error = restore._failure(removal, "iptables-legacy-restore", 1, "iptables-restore: line 2 failed\n")
+    assert str(error).endswith("-j MINICTR-EPD-eeeeeeeeeeee failed: no rule in the chain reads like that (any more)")
     commit = len(script.lines) - 1
     error = restore._failure(script, "iptables-restore", 1, f"iptables-restore: line {commit + 1} failed\n")
     assert str(error).startswith("iptables-restore: the filter table's commit failed: the kernel refused")
