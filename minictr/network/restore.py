@@ -150,8 +150,13 @@ def check(chain_set: ChainSet) -> None:
             if (spec.table, spec.chain) != (chain.table, chain.name):
                 raise NetworkError(f"a rule for chain {spec.chain!r} of table {spec.table!r} is listed under "
                                    f"{chain.name!r} of {chain.table!r}")
+    jumps = set()
     for jump in chain_set.jumps:
         check_spec(jump)
+        if (jump.table, jump.chain, jump.tag) in jumps:
+            raise NetworkError(f"two jumps from chain {jump.chain!r} of table {jump.table!r} have the tag "
+                               f"{jump.tag!r}: a jump is known by its tag")
+        jumps.add((jump.table, jump.chain, jump.tag))
         if (jump.table, jump.chain) in own:
             raise NetworkError(f"the jump {jump.text()!r} starts inside the set: put it in the chain's rules")
         if (jump.table, jump.target) not in own:
@@ -410,7 +415,8 @@ def write(chain_set: ChainSet, what: str = "write the chains") -> None:
     """Make or refill the set's chains and add its missing jumps: one
     restore call, one commit per table. On failure, whatever of the set
     the call made new is there (in a table committed before the failing
-    one) is removed again."""
+    one) is removed again. A jump or chain the new set no longer has is
+    not this call's to know: remove() a set naming it."""
     check(chain_set)
     seen = read(chain_set)
     script = render_write(chain_set, seen)

@@ -186,6 +186,8 @@ def test_a_hostile_jump_is_refused_too(no_spawn):
      "does not lead into a chain of the set"),
     (ChainSet((Chain("nat", "MINICTR-A", ()),), (_spec(chain="MINICTR-A", target="MINICTR-A"),)),
      "starts inside the set"),
+    (ChainSet((Chain("nat", "MINICTR-A", ()),), (_spec(chain="MINICTR-DNAT", target="MINICTR-A"),) * 2),
+     "a jump is known by its tag"),
 ])
 def test_sets_that_are_not_ours_or_not_whole_are_refused(no_spawn, chain_set, text):
     with pytest.raises(NetworkError, match=text):
