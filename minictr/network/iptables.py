@@ -1,8 +1,10 @@
 """Putting rules.Spec lists into the kernel's legacy tables through
 python-iptables (iptc), and taking them out again by tag.
 
-Only networks being made or removed and containers publishing ports come
-here: a plain `run` never imports iptc. Importing it costs ~340 ms as is
+Only networks being made or removed come here, and a root's teardown
+(published ports go through restore.py, in chains of their own): a `run`
+on a ready network, with or without -p, never imports iptc. Importing it
+costs ~340 ms as is
 (its util imports distutils, which setuptools' shim turns into
 pkg_resources; ctypes.util.find_library runs ldconfig and gcc a dozen
 times; ldconfig -v finds the xtables directory); `load_iptc` brings that to
@@ -19,7 +21,7 @@ import os
 import sys
 
 from minictr.network.errors import NetworkError
-from minictr.network.rules import BASE_PREFIX, CHAINS, Spec, base_specs
+from minictr.network.rules import BASE_PREFIX, CHAINS, Spec, base_specs, why
 
 XTABLES_LOCK = os.environ.get("XTABLES_LOCKFILE", "/run/xtables.lock")
 _iptc = None
@@ -175,7 +177,7 @@ def _add(iptc, tables, specs, step) -> None:
     for spec in specs:
         if spec.tag in present[spec.table]:
             continue
-        step(spec.text(), _why(spec))
+        step(spec.text(), why(spec))
         chain = iptc.Chain(tables[spec.table], spec.chain)
         rule = _build(iptc, spec)
         if spec.insert:
@@ -183,14 +185,6 @@ def _add(iptc, tables, specs, step) -> None:
         else:
             chain.append_rule(rule)
         present[spec.table].add(spec.tag)
-
-
-def _why(spec: Spec) -> str:
-    if spec.tag.startswith(BASE_PREFIX):
-        return "send the host's traffic through minictr's chains"
-    return {"DNAT": "publish a container port on the host", "MASQUERADE": "rewrite the source address",
-            "ACCEPT": "let the bridge's traffic be forwarded", "DROP": "keep networks apart"}.get(
-                spec.target, "isolate networks")
 
 
 def _prune(iptc, tables, step) -> None:

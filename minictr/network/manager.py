@@ -41,12 +41,31 @@ def _specs_of(net: Network):
     return rule_specs.network_specs(net.id, net.name, net.bridge, net.subnet, net.internal)
 
 
-def _port_specs(net: Network, ep: Endpoint, ports) -> list:
+def _port_chains(net: Network, ep: Endpoint) -> rule_specs.ChainSet:
+    """An endpoint's published ports: its rules in chains of its own."""
     specs = []
-    for p in ports:
+    for p in ep.ports:
         specs += rule_specs.port_specs(ep.id, ep.container_name, net.bridge, ep.ip, p.host_ip, p.host_port,
                                        p.container_port, p.proto)
-    return specs
+    return rule_specs.endpoint_chains(ep.id, specs)
+
+
+def _unpublish(chains: rule_specs.ChainSet, prefixes: tuple[str, ...]) -> None:
+    """Endpoints' port chains and the jumps into them away, in one
+    restore call. Rules tagged with their prefixes anywhere else (an older
+    minictr wrote them straight into the shared chains), or jumps that no
+    longer read as this version writes them, go by tag through
+    python-iptables first."""
+    from minictr.network import iptables, restore
+    seen = restore.read(chains)
+    if any(restore.strays(seen, chains, prefix) for prefix in prefixes):
+        iptables.apply(remove_prefixes=prefixes)
+        seen = None
+    try:
+        restore.remove(chains, seen, what="take the published ports down")
+    except restore.RestoreFailed:
+        iptables.apply(remove_prefixes=prefixes)
+        restore.remove(chains, what="take the published ports down")
 
 
 class Networks:
@@ -263,11 +282,18 @@ class Networks:
         """Take this root's rules out of the host's tables (networks and
         published ports), and our chains and jumps when nobody else's rules
         are left in them. ensure_default puts the default network's back."""
-        from minictr.network import iptables
-        prefixes = tuple(rule_specs.network_prefix(n.id) for n in self.store.networks())
-        prefixes += tuple(rule_specs.endpoint_prefix(row[0]) for row in
-                          self.conn.execute("SELECT id FROM endpoints WHERE ports != '[]'"))
+        from minictr.network import iptables, restore
+        nets = self.store.networks()
+        published = [ep for net in nets for ep in self.store.endpoints_of_network(net.id) if ep.ports]
+        prefixes = tuple(rule_specs.network_prefix(n.id) for n in nets)
+        prefixes += tuple(rule_specs.endpoint_prefix(ep.id) for ep in published)
+        # by tag first: the ports' jumps (and any older layout's rules) go with the networks' rules
         iptables.apply(remove_prefixes=prefixes, prune=True)
+        if published:
+            chains = rule_specs.ChainSet()
+            for ep in published:
+                chains += _port_chains(ep.network, ep)
+            restore.remove(chains, what="take the published ports down")
 
     def inspect(self, net) -> dict:
         from minictr.network.views import network_inspect
@@ -318,13 +344,14 @@ class Networks:
         links.attach(self.rt, net.bridge, ep.host_veth, netns_path, ep.mac, ep.ip, ep.prefixlen,
                      None if net.internal else net.gateway, int_to_ip(subnet.broadcast))
         if ep.ports:
-            from minictr.network import iptables
+            from minictr.network import restore
+            chains = _port_chains(net, ep)
             try:
-                iptables.apply(add=_port_specs(net, ep, ep.ports))
+                restore.write(chains, what=f"publish the ports of container {ep.container_name}")
             except BaseException:
                 links.delete_link(self.rt, ep.host_veth, "undo a failed attach")
                 try:
-                    iptables.apply(remove_prefixes=(rule_specs.endpoint_prefix(ep.id),))
+                    restore.remove(chains, what="undo a failed attach")
                 except NetworkError:
                     pass
                 raise
@@ -348,8 +375,7 @@ class Networks:
             else:
                 links.delete_link(self.rt, ep.host_veth, f"container {ep.container_name} leaves {ep.network.name}")
             if ep.ports:
-                from minictr.network import iptables
-                iptables.apply(remove_prefixes=(rule_specs.endpoint_prefix(ep.id),))
+                _unpublish(_port_chains(ep.network, ep), (rule_specs.endpoint_prefix(ep.id),))
             with transaction(self.conn):
                 self.store.delete_endpoint(ep.id)
             # the peers lose its name; it loses theirs if it stays on other networks

@@ -7,8 +7,18 @@ network's rules are still in place (xtables_probe).
 Layout (legacy tables):
   nat    PREROUTING/OUTPUT --dst-type LOCAL -> MINICTR-DNAT   published ports
   nat    POSTROUTING -> MINICTR-POSTROUTING                   masquerade out, 127.0.0.1 and hairpin
-  filter FORWARD -> MINICTR-FORWARD -> MINICTR-ISOLATION-1 -> -2   accept ours, isolate bridges"""
+  filter FORWARD -> MINICTR-FORWARD -> MINICTR-ISOLATION-1 -> -2   accept ours, isolate bridges
+
+A container's published ports live in chains of their own, one per shared
+chain they hang from (endpoint_chains): MINICTR-EPD-<endpoint> (nat, the
+DNATs), MINICTR-EPH-<endpoint> (nat, the hairpin masquerades) and
+MINICTR-EPF-<endpoint> (filter, the forward accepts), each entered from
+MINICTR-DNAT, -POSTROUTING and -FORWARD by one jump per rule carrying that
+rule's match and tag. They are written and removed whole, in one
+iptables-restore transaction each (network/restore.py)."""
 from __future__ import annotations
+
+from minictr.records import dataclass
 
 CHAIN_DNAT = "MINICTR-DNAT"
 CHAIN_POSTROUTING = "MINICTR-POSTROUTING"
@@ -18,6 +28,9 @@ CHAIN_ISOLATION_2 = "MINICTR-ISOLATION-2"
 CHAINS = {"nat": (CHAIN_DNAT, CHAIN_POSTROUTING),
           "filter": (CHAIN_FORWARD, CHAIN_ISOLATION_1, CHAIN_ISOLATION_2)}
 BASE_PREFIX = "minictr base "
+# an endpoint's own chains, by the shared chain they are entered from (+ 12 hex of its ID: 24 of 28 characters)
+ENDPOINT_CHAINS = {("nat", CHAIN_DNAT): "MINICTR-EPD-", ("nat", CHAIN_POSTROUTING): "MINICTR-EPH-",
+                   ("filter", CHAIN_FORWARD): "MINICTR-EPF-"}
 
 
 class Spec:
@@ -34,9 +47,15 @@ class Spec:
         self.target_args = dict(target_args or {})
         self.insert = insert
 
-    def text(self) -> str:
-        """The same rule in iptables-save syntax, for --explain and tests."""
-        words = ["-t", self.table, "-I" if self.insert else "-A", self.chain]
+    def text(self, verb: str = "") -> str:
+        """The same rule in iptables-save syntax, for --explain and tests
+        (`verb` -D: the command that deletes it)."""
+        words = ["-t", self.table, verb or ("-I" if self.insert else "-A"), self.chain] + self.words()
+        return "iptables " + " ".join(words)
+
+    def words(self) -> list[str]:
+        """What follows `-A CHAIN`: the matches, the comment, the target."""
+        words = []
         for flag, value in (("-s", self.src), ("-d", self.dst), ("-i", self.in_), ("-o", self.out)):
             if value:
                 words += ["!", flag, value[1:]] if value.startswith("!") else [flag, value]
@@ -49,10 +68,47 @@ class Spec:
         words += ["-m", "comment", "--comment", f'"{self.tag}"', "-j", self.target]
         for key, value in self.target_args.items():
             words += [f"--{key.replace('_', '-')}", value]
-        return "iptables " + " ".join(words)
+        return words
+
+    def moved(self, chain: str | None = None, target: str | None = None) -> "Spec":
+        """The same rule in another chain, or jumping elsewhere (a jump
+        keeps the match and the tag, and has no target options)."""
+        return Spec(self.table, chain or self.chain, target or self.target, self.tag, src=self.src, dst=self.dst,
+                    in_=self.in_, out=self.out, proto=self.proto, matches=self.matches,
+                    target_args=None if target else self.target_args, insert=self.insert)
 
     def __repr__(self) -> str:
         return f"Spec({self.text()})"
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One chain of ours, whole: writing it flushes and refills it."""
+    table: str
+    name: str
+    rules: tuple = ()      # Spec records, each with this table and chain
+
+
+@dataclass(frozen=True)
+class ChainSet:
+    """Chains written and removed together, and the jumps into them from
+    chains outside the set (shared or built-in), each known by its tag."""
+    chains: tuple = ()     # Chain records
+    jumps: tuple = ()      # Spec records
+
+    def __add__(self, other: "ChainSet") -> "ChainSet":
+        return ChainSet(self.chains + other.chains, self.jumps + other.jumps)
+
+
+def why(spec: Spec) -> str:
+    """What a rule is for, as --explain says it."""
+    if spec.tag.startswith(BASE_PREFIX):
+        return "send the host's traffic through minictr's chains"
+    if spec.target.startswith(tuple(ENDPOINT_CHAINS.values())):
+        return "this port's packets go into the container's own chain"
+    return {"DNAT": "publish a container port on the host", "MASQUERADE": "rewrite the source address",
+            "ACCEPT": "let the bridge's traffic be forwarded", "DROP": "keep networks apart"}.get(
+                spec.target, "isolate networks")
 
 
 def base_specs() -> list[Spec]:
@@ -121,3 +177,20 @@ def port_specs(endpoint_id: str, container_name: str, bridge: str, ip: str, host
         Spec("nat", CHAIN_POSTROUTING, "MASQUERADE", tag + "hairpin", src=f"{ip}/32", dst=f"{ip}/32",
              proto=proto, matches=cport),
     ]
+
+
+
+def endpoint_chains(endpoint_id: str, specs: list[Spec]) -> ChainSet:
+    """An endpoint's port rules (port_specs) in chains of its own: each
+    rule moves into the endpoint's chain for the shared chain it was
+    meant for, and the shared chain gets a jump with the rule's match and
+    tag, in the same order; so what a packet meets, and where it ends, is
+    what the rules alone in the shared chains gave."""
+    rules: dict[tuple[str, str], list[Spec]] = {}
+    jumps = []
+    for spec in specs:
+        name = ENDPOINT_CHAINS[(spec.table, spec.chain)] + endpoint_id[:12]
+        rules.setdefault((spec.table, name), []).append(spec.moved(chain=name))
+        jumps.append(spec.moved(target=name))
+    return ChainSet(tuple(Chain(table, name, tuple(chain_rules)) for (table, name), chain_rules in rules.items()),
+                    tuple(jumps))
