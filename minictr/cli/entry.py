@@ -50,7 +50,7 @@ def _without_click(argv: list[str], options: tuple[str | None, bool, int]) -> in
     image, cmd, kw = parsed
     from minictr.cli.context import Context
     if explain:
-        from minictr.runtime import explain as explain_mod
+        from minictr import explain as explain_mod
         explain_mod.enable()
     ctx = Context(root)
     try:

@@ -79,7 +79,7 @@ def main(ctx, root: str | None, explain: bool) -> None:
     """minictr: containers from scratch (namespaces, cgroups, overlayfs)."""
     from minictr.cli.context import Context
     if explain:
-        from minictr.runtime import explain as explain_mod
+        from minictr import explain as explain_mod
         explain_mod.enable()
     ctx.obj = Context(root)
 

@@ -7,7 +7,8 @@ import os
 import time
 
 from minictr.engine.bundle import cgroups_path
-from minictr.runtime import cgroups, explain
+from minictr import explain
+from minictr.runtime import cgroups
 
 
 def remove(container_id: str, parents: bool = True) -> None:

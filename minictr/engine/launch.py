@@ -18,7 +18,7 @@ import sys
 from minictr.engine.layout import ContainerPaths
 from minictr.engine.shim import ShimOptions
 from minictr.engine.spec import ContainerSpec
-from minictr.runtime import explain
+from minictr import explain
 from minictr.runtime.spawn import Launch
 
 

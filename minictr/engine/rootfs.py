@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from minictr.engine.errors import EngineError
-from minictr.runtime import explain
+from minictr import explain
 
 MNT_DETACH = 2
 

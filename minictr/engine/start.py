@@ -21,7 +21,7 @@ from minictr.engine.remove import forget
 from minictr.engine.rootfs import rootfs_mount
 from minictr.engine.teardown import teardown
 from minictr.engine.truth import refresh
-from minictr.runtime import explain
+from minictr import explain
 from minictr.runtime.background import Background
 from minictr.runtime.errors import RuntimeFailure
 

@@ -10,7 +10,7 @@ from minictr.engine.cleanup import cleanup
 from minictr.engine.errors import EngineError
 from minictr.engine.records import ContainerRecord
 from minictr.engine.truth import refresh
-from minictr.runtime import explain
+from minictr import explain
 from minictr.runtime.errors import RuntimeFailure
 from minictr.runtime.state import proc_alive, wait_dead
 

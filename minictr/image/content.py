@@ -15,7 +15,7 @@ import os
 
 from minictr.image.errors import DigestMismatch, ImageError, NotFound
 from minictr.oci import digest as _digest
-from minictr.runtime import explain
+from minictr import explain
 
 _CHUNK = 1 << 20
 

@@ -11,7 +11,7 @@ from minictr.image.layer_stream import open_layer
 from minictr.image.snapshots import SnapshotError
 from minictr.image.store import ImageStore
 from minictr.image.unpack import unpack_layer
-from minictr.runtime import explain
+from minictr import explain
 
 _CHUNK = 1 << 20
 

@@ -26,7 +26,7 @@ from minictr.image.records import LayerRecord
 from minictr.image.store import ImageStore
 from minictr.oci import image_config, manifest as _manifest, media_types as mt, platform as _platform
 from minictr.oci import reference as _ref
-from minictr.runtime import explain
+from minictr import explain
 from minictr.state.locks import gc_lock
 
 MAX_CONCURRENT_LAYERS = 3

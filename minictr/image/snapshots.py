@@ -25,7 +25,7 @@ import os
 
 from minictr.image.errors import ImageError
 from minictr.oci import digest as _digest
-from minictr.runtime import explain
+from minictr import explain
 
 _TEMP_PREFIX = ".tmp-"
 _FS, _PARENT = "fs", "parent"

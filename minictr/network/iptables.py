@@ -131,7 +131,7 @@ def apply(add: list[Spec] = (), remove_prefixes: tuple[str, ...] = (), prune: bo
     jumps first; a rule whose tag is present already is left alone), and
     with `prune`, when no rule but the shared jumps is left in our chains,
     remove the jumps and the chains."""
-    from minictr.runtime.explain import step
+    from minictr.explain import step
     iptc = load_iptc()
     tables = {name: iptc.Table(name, autocommit=False) for name in ("nat", "filter")}
     with _Locked():

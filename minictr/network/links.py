@@ -9,7 +9,7 @@ import os
 
 from minictr.network.ipam import Subnet, int_to_ip, ip_to_int
 from minictr.network.rtnl import IFF_UP, RtnlSocket
-from minictr.runtime.explain import step
+from minictr.explain import step
 
 MAX_INTERFACES = 16  # eth0..eth15 inside a container
 

@@ -21,7 +21,7 @@ from minictr.network.ipam import (Subnet, int_to_ip, ip_to_int, mac_for_ip, pars
                                   pick_address, pick_subnet)
 from minictr.network.records import Endpoint, Network, PortMapping
 from minictr.network.store import Store
-from minictr.runtime.explain import step
+from minictr.explain import step
 from minictr.state import sqlite
 from minictr.state.db import transaction
 from minictr.state.locks import FileLock

@@ -388,7 +388,7 @@ def _table_spans(script: Script):
 
 
 def _explain(script: Script, binary: str, what: str) -> None:
-    from minictr.runtime.explain import enabled, step
+    from minictr.explain import enabled, step
     if not enabled():
         return
     for (command, why), line in zip(script.says, script.lines):

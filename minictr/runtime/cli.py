@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         from minictr.runtime.cgroups import warmup
         warmup.start()  # first: it overlaps the imports and planning below
     if a.explain:
-        from minictr.runtime import explain
+        from minictr import explain
         explain.enable()
     log = Log(a.log, a.log_format, a.debug)
     log.debug(f"{a.verb} {' '.join(sys.argv[1:])}")

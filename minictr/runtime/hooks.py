@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from minictr import jsonio
 
-from minictr.runtime import explain
+from minictr import explain
 from minictr.runtime.errors import RuntimeFailure
 
 

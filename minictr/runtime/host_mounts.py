@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from minictr.runtime import explain
+from minictr import explain
 
 _MNT_DETACH = 2
 

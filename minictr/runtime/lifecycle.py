@@ -14,7 +14,8 @@ import sys
 import time
 
 from minictr.oci.runtime_config import Config, ConfigError, load_bundle_config
-from minictr.runtime import cgroups, explain
+from minictr import explain
+from minictr.runtime import cgroups
 from minictr.runtime.cgroups import warmup
 from minictr.runtime import devices as devmod
 from minictr.runtime import host_mounts

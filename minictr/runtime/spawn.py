@@ -18,7 +18,7 @@ import struct
 import sys
 from minictr.records import dataclass
 
-from minictr.runtime import explain
+from minictr import explain
 from minictr.runtime.errors import SpawnFailure
 from minictr.runtime.plan import Plan, to_struct
 

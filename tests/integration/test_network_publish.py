@@ -129,7 +129,7 @@ def test_disconnect_after_the_namespace_is_gone(netenv):
 
 
 def test_explain_names_every_kernel_step(netenv, capsys, monkeypatch):
-    from minictr.runtime import explain
+    from minictr import explain
     monkeypatch.setattr(explain, "_enabled", True)
     chains_there = "MINICTR-DNAT" in legacy_rules()  # another engine on this host made them
     net = netenv.nets.ensure_default()

@@ -16,7 +16,7 @@ from minictr.image.registry.errors import error_message, raise_for_status
 from minictr.image.registry.transport import RetryPolicy, Transport
 from minictr.oci import digest as _digest
 from minictr.oci import media_types
-from minictr.runtime import explain
+from minictr import explain
 
 __all__ = ["RegistryClient", "verified_blob_reader", "BlobStream"]
 MAX_MANIFEST = 4 << 20  # as containerd: a manifest larger than this is hostile

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from minictr.image.errors import AuthError, RegistryError
 from minictr.image.registry import challenge as _challenge
 from minictr.image.registry.config import Endpoint, canonical_host
-from minictr.runtime import explain
+from minictr import explain
 
 USER_AGENT = "minictr/0.1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

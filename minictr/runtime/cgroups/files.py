@@ -6,7 +6,7 @@ import errno
 import os
 import time
 
-from minictr.runtime import explain
+from minictr import explain
 from minictr.runtime.errors import RuntimeFailure
 
 

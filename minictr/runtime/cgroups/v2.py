@@ -7,7 +7,7 @@ import os
 from minictr.runtime import signals
 import time
 
-from minictr.runtime import explain
+from minictr import explain
 from minictr.runtime.cgroups import files
 from minictr.runtime.cgroups.resources import Limits, cpu_weight, parse_limits
 
