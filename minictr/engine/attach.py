@@ -3,13 +3,15 @@ frames): a client connection to DIR/attach, and the loop that joins it to
 a terminal or to pipes, with docker's ctrl-p ctrl-q detach."""
 from __future__ import annotations
 
-import os
 # _socket, not socket: this module is on every foreground `run`, and
 # socket's imports (enum, selectors) cost ~2 ms
 import _socket
+import os
+import select
 
-from minictr.engine.shim import CLAIM, CLOSE_STDIN, DETACH_MESSAGE, DONE, EXIT, MAX_FRAME, RESIZE, STDERR, \
-    STDIN, STDIN_CHUNK, STDOUT, read_exit
+from minictr.engine.shim import (CLAIM, CLOSE_STDIN, DETACH_MESSAGE, DONE, EXIT, MAX_FRAME, RESIZE, STDERR, STDIN,
+                                 STDIN_CHUNK, STDOUT, read_exit)
+from minictr.runtime import signals
 
 
 class AttachClient:
@@ -151,13 +153,11 @@ def attach_terminal(client: AttachClient, stdin_fd: int | None, stdout_fd: int, 
     which docker's CLI exits 1). With a tty: stdin in raw mode, one resize
     at start and one per SIGWINCH, detach keys honoured. Stdin EOF closes the
     container's stdin."""
-    import select
 
-    from minictr.runtime import signals
     saved = None
     if tty and stdin_fd is not None and os.isatty(stdin_fd):
-        import termios
-        import tty as ttymod
+        import termios  # a terminal's attach only
+        import tty as ttymod  # a terminal's attach only
         saved = termios.tcgetattr(stdin_fd)
         ttymod.setraw(stdin_fd, termios.TCSANOW)
     winch_r = winch_w = -1
@@ -168,7 +168,7 @@ def attach_terminal(client: AttachClient, stdin_fd: int | None, stdout_fd: int, 
             size = _terminal_size(stdout_fd, stdin_fd)
             if size:
                 client.resize(*size)
-            import threading
+            import threading  # ~1 ms; only an attach that forwards stdin runs a thread
             if threading.current_thread() is threading.main_thread():
                 winch_r, winch_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
 
@@ -239,5 +239,5 @@ def attach_terminal(client: AttachClient, stdin_fd: int | None, stdout_fd: int, 
 
 
 def _restore_terminal(fd: int, saved) -> None:
-    import termios
+    import termios  # a terminal's attach only
     termios.tcsetattr(fd, termios.TCSADRAIN, saved)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 
-from minictr.engine import modes
+from minictr.engine import modes, seccomp_profile
 from minictr.engine.errors import EngineError, InvalidOption
 from minictr.engine.spec import ContainerSpec
+from minictr.runtime.capabilities import NAMES, last_cap
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # docker's default capabilities (moby/oci/caps/defaults.go)
@@ -60,7 +61,6 @@ def environment(spec: ContainerSpec, image_config: dict, hostname: str) -> list[
 def own_bounding_set() -> set[str]:
     """The capabilities this engine process may pass on (its CapBnd): a host
     or a parent container may lack some, CAP_SYS_RESOURCE here for one."""
-    from minictr.runtime.capabilities import NAMES, last_cap
     try:
         with open("/proc/self/status") as f:
             line = next(l for l in f if l.startswith("CapBnd:"))
@@ -73,13 +73,11 @@ def own_bounding_set() -> set[str]:
 def _all_grantable() -> list[str]:
     """--privileged and --cap-add ALL: every capability we hold, as podman
     grants them, rather than failing capset for one the host withholds."""
-    from minictr.runtime.capabilities import NAMES, last_cap
     own = own_bounding_set()
     return [name for name in NAMES[:last_cap() + 1] if name in own]
 
 
 def capabilities(spec: ContainerSpec) -> list[str]:
-    from minictr.runtime.capabilities import NAMES
     if spec.privileged:
         return _all_grantable()
     caps = list(DEFAULT_CAPS)
@@ -110,7 +108,6 @@ def capabilities(spec: ContainerSpec) -> list[str]:
 def seccomp(spec: ContainerSpec, caps: list[str]) -> dict | None:
     """docker's choice: no filter for --privileged or seccomp=unconfined,
     else the user's profile or the default, resolved for these capabilities."""
-    from minictr.engine import seccomp_profile
     if spec.privileged or spec.seccomp_profile == "unconfined":
         return None
     if spec.seccomp_profile:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import time
 
-from minictr.engine.bundle import cgroups_path
 from minictr import explain
+from minictr.engine.bundle import cgroups_path
 from minictr.runtime import cgroups
 
 

@@ -18,11 +18,20 @@ import json
 import os
 import posixpath
 
+from minictr.clock import now_rfc3339
+from minictr.engine import bundle
 from minictr.engine import diff as _diff
 from minictr.engine.errors import EngineError
 from minictr.engine.export import node_of
+from minictr.engine.in_root import RESOLVE_NO_MAGICLINKS
+from minictr.image.image_writer import store_image
+from minictr.image.layer_writer import LayerWriter
+from minictr.image.pull import parse_reference
 from minictr.image.tar_writer import FILE, Node, write_tar
+from minictr.image.unpack_root import openat2
+from minictr.oci import new_image
 from minictr.oci.config_changes import InvalidChange, apply_changes, parse_changes
+from minictr.state.locks import gc_lock
 
 
 class Committed:
@@ -65,8 +74,6 @@ def layer_nodes(engine, rec, changes: list):
     the upper dir."""
     upper = engine.paths(rec.id).upper
     opaque = {e.path for e in changes if e.opaque}
-    from minictr.engine.in_root import RESOLVE_NO_MAGICLINKS
-    from minictr.image.unpack_root import openat2
     RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS = 0x08, 0x04
     root = os.open(upper, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     links: dict = {}
@@ -104,13 +111,6 @@ def _empty(name: str) -> Node:
 
 def commit(engine, rec, reference: str = "", message: str = "", author: str = "", changes=(),
            pause: bool = True) -> Committed:
-    from minictr.clock import now_rfc3339
-    from minictr.engine import bundle
-    from minictr.image.image_writer import store_image
-    from minictr.image.layer_writer import LayerWriter
-    from minictr.image.pull import parse_reference
-    from minictr.oci import new_image
-    from minictr.state.locks import gc_lock
     try:
         parsed = parse_changes(list(changes))
     except InvalidChange as e:

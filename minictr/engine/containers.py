@@ -21,8 +21,14 @@ from __future__ import annotations
 
 from _thread import _local
 
-from minictr.engine import cleanup as _cleanup, create as _create, layout, remove as _remove
-from minictr.engine import start as _start, status, stop as _stop, truth
+from minictr.engine import cleanup as _cleanup
+from minictr.engine import create as _create
+from minictr.engine import layout
+from minictr.engine import remove as _remove
+from minictr.engine import start as _start
+from minictr.engine import status
+from minictr.engine import stop as _stop
+from minictr.engine import truth
 from minictr.engine.errors import EngineError
 from minictr.engine.image_cache import ImageCache
 from minictr.engine.records import ContainerRecord, ContainerRecords
@@ -100,7 +106,7 @@ class Engine:
     def networks(self):
         local = self._thread()
         if local.networks is None:
-            from minictr.network import Networks   # ~12 ms of imports: not for --network none/host
+            from minictr.network import Networks  # ~12 ms of imports: not for --network none/host
             local.networks = Networks(self.root, local.images.conn)
         return local.networks
 

@@ -23,9 +23,10 @@ import posixpath
 import stat
 
 from minictr.engine.errors import EngineError
-from minictr.engine.export import walk, write_tar
+from minictr.engine.export import container_root, walk, write_tar
 from minictr.engine.extract import extract, tar_nodes
 from minictr.engine.in_root import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS
+from minictr.image.unpack_root import openat2
 
 _MAX_LINKS = 40
 
@@ -60,7 +61,6 @@ class _Side:
         return path, contents, trailing
 
     def open(self, path: str, flags: int) -> int:
-        from minictr.image.unpack_root import openat2
         rel = path.lstrip("/") or "."
         return openat2(self.root_fd, os.fsencode(rel), flags | os.O_CLOEXEC, self.resolve)
 
@@ -216,7 +216,6 @@ def split_arg(arg: str) -> tuple[str | None, str]:
 def cp(engine, src: str, dest: str, follow: bool = False, archive: bool = False, stdin=None,
        stdout=None) -> CopyResult:
     """docker cp in either direction; the bytes of file content copied."""
-    from minictr.engine.export import container_root
     src_container, src_path = split_arg(src)
     dst_container, dst_path = split_arg(dest)
     if src_container and dst_container:

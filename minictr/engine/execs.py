@@ -3,15 +3,16 @@ through the in-process runtime (runc exec's path): the container's own
 process settings, with the user, env and workdir given."""
 from __future__ import annotations
 
-from minictr.engine import status
+from minictr.engine import status, users
 from minictr.engine.errors import EngineError, NotRunning
 from minictr.engine.records import ContainerRecord
+from minictr.runtime import processes
+from minictr.runtime.capabilities import NAMES, last_cap
+from minictr.runtime.errors import ContainerStopped, RuntimeFailure, SpawnFailure
 
 
 def exec_in(engine, rec: ContainerRecord, argv: list[str], tty: bool = False, detach: bool = False,
             env: list[str] | None = None, user: str = "", workdir: str = "", privileged: bool = False) -> int:
-    from minictr.runtime import processes
-    from minictr.runtime.errors import ContainerStopped, RuntimeFailure, SpawnFailure
     if rec.status == status.PAUSED:
         raise EngineError(f"container {rec.id} is paused, unpause the container before exec")
     if rec.status != status.RUNNING:
@@ -21,12 +22,10 @@ def exec_in(engine, rec: ContainerRecord, argv: list[str], tty: bool = False, de
     st = engine.runtime.load(rec.id)
     user_arg, extra_gids = None, []
     if user:
-        from minictr.engine import users
         uid, gid, extra_gids = users.resolve(engine.paths(rec.id).rootfs, user)
         user_arg = f"{uid}:{gid}"
     caps = []
     if privileged:
-        from minictr.runtime.capabilities import NAMES, last_cap
         caps = NAMES[:last_cap() + 1]
     process = processes.process_from_args(st.process, argv, list(env or []), workdir or None, user_arg, tty,
                                           caps, False, extra_gids)
@@ -46,7 +45,7 @@ def exec_in(engine, rec: ContainerRecord, argv: list[str], tty: bool = False, de
 
 def _exec_external(engine, rec: ContainerRecord, argv, tty, detach, env, user, workdir) -> int:
     """`--runtime` containers: the runtime's own `exec`, as docker's shim calls it."""
-    import subprocess
+    import subprocess  # --runtime containers only (~3 ms)
     driver = engine.driver(rec)
     args = [driver.binary, "--root", driver.root, "exec"]
     args += ["-t"] if tty else []
@@ -56,7 +55,6 @@ def _exec_external(engine, rec: ContainerRecord, argv, tty, detach, env, user, w
     if workdir:
         args += ["--cwd", workdir]
     if user:
-        from minictr.engine import users
         uid, gid, _ = users.resolve(engine.paths(rec.id).rootfs, user)
         args += ["--user", f"{uid}:{gid}"]
     return subprocess.run(args + [rec.id, *argv]).returncode

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import sys
 
+from minictr.engine.containers import Engine
+
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: python -m minictr.engine.exit_cleanup ROOT CONTAINER_ID\n")
         return 2
     root, container_id = argv
-    from minictr.engine.containers import Engine
     engine = Engine(root)
     try:
         engine.cleanup(container_id)

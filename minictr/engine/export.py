@@ -15,6 +15,7 @@ import stat
 
 from minictr.engine import status
 from minictr.engine.errors import EngineError
+from minictr.engine.rootfs import is_mounted, mount_rootfs, unmount_rootfs
 # the tar side lives with the image's layer writer (a build writes layers without a container);
 # re-exported here for cp
 from minictr.image.tar_writer import BLK, CHR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Node, write_tar
@@ -118,7 +119,6 @@ def container_root(engine, rec, with_mounts: bool = False):
     runs, else its overlay mounted for the call. with_mounts: a running
     container's root as it sees it, its volumes and bind mounts in place
     (/proc/PID/root), as docker cp copies through them."""
-    from minictr.engine.rootfs import is_mounted, mount_rootfs, unmount_rootfs
     paths = engine.paths(rec.id)
     rec = engine.refresh(rec)
     if rec.status in status.LIVE and with_mounts and rec.pid:

@@ -12,8 +12,9 @@ import stat
 import tarfile
 
 from minictr.engine.errors import EngineError
-from minictr.engine.export import (BLK, CHR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Node, proc_path)
+from minictr.engine.export import BLK, CHR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Node, proc_path
 from minictr.engine.in_root import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS
+from minictr.image.unpack_root import openat2
 
 _CHUNK = 1 << 20
 
@@ -36,7 +37,6 @@ class _Extractor:
             return self.base_fd
         fd = self.dirs.get(rel)
         if fd is None:
-            from minictr.image.unpack_root import openat2
 
             def resolve() -> int:
                 return openat2(self.base_fd, os.fsencode(rel), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC,

@@ -15,10 +15,10 @@ import os
 import select
 import sys
 
+from minictr import explain
 from minictr.engine.layout import ContainerPaths
 from minictr.engine.shim import ShimOptions
 from minictr.engine.spec import ContainerSpec
-from minictr import explain
 from minictr.runtime.spawn import Launch
 
 

@@ -28,7 +28,7 @@ def delay(restart_count: int) -> float:
 def restart(store, images, volumes, nets, driver, rec):
     """After an exit the policy restarts: wait, then start again unless a
     `stop` came in between. Called by the cleanup, under the container's lock."""
-    from minictr.engine import start   # here: start -> truth -> restart would be a cycle
+    from minictr.engine import start  # here: start -> truth -> restart would be a cycle
     store.records.update(rec.id, status=status.RESTARTING, restart_count=rec.restart_count + 1)
     time.sleep(delay(rec.restart_count))
     rec = store.records.get(rec.id)

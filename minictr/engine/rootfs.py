@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import os
 
-from minictr.engine.errors import EngineError
 from minictr import explain
+from minictr._native._shim import ffi, lib
+from minictr.engine.errors import EngineError
+from minictr.runtime.host_mounts import mounts_under
 
 MNT_DETACH = 2
-
-
-def _libc():
-    from minictr._native._shim import ffi, lib
-    return ffi, lib
 
 
 def mount_rootfs(snapshots, chain_ids: list[str], upper: str, work: str, target: str) -> None:
@@ -35,7 +32,6 @@ def rootfs_mount(snapshots, chain_ids: list[str], upper: str, work: str, target:
     if is_mounted(target):
         return None
     (m,) = snapshots.mounts(chain_ids, upper, work)
-    ffi, lib = _libc()
     if m.type == "overlay":
         data = ",".join(m.options)
         if len(data) >= 4096:
@@ -64,11 +60,9 @@ def unmount_rootfs(target: str) -> None:
 def rootfs_detach(target: str):
     """What is mounted at and under the rootfs, found now; its detaching as
     a call of its own (None: nothing mounted), as rootfs_mount."""
-    from minictr.runtime.host_mounts import mounts_under
     points = [os.fsencode(p) for p in sorted(mounts_under(target), key=lambda p: p.count("/"), reverse=True)]
     if not points:
         return None
-    ffi, lib = _libc()
     explain.step("umount2(MNT_DETACH)", f"rootfs {target}")
 
     def detach() -> None:
@@ -78,6 +72,5 @@ def rootfs_detach(target: str):
 
 
 def is_mounted(path: str) -> bool:
-    from minictr.runtime.host_mounts import mounts_under
     real = os.path.realpath(path)
     return real in mounts_under(real)

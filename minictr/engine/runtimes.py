@@ -22,7 +22,8 @@ from minictr.engine.shim import CreateFailed, ShimOptions, start
 from minictr.records import dataclass
 from minictr.runtime import cgroups
 from minictr.runtime.errors import ContainerNotFound, RuntimeFailure
-from minictr.runtime.state import proc_start_time, status as runtime_status
+from minictr.runtime.state import proc_start_time
+from minictr.runtime.state import status as runtime_status
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class InProcess:
 
     def create(self, root: str, rec, paths) -> Launched:
         """Creates under a new shim."""
-        from minictr.runtime import lifecycle   # ~3 ms of imports: ps and inspect only ask for state()
+        from minictr.runtime import lifecycle  # ~3 ms of imports: ps and inspect only ask for state()
         shim = ShimStart(root, paths, rec.spec, oom_file=oom_file(rec.id))
         try:
             st = lifecycle.create(self.store, rec.id, paths.bundle, console_fd=shim.console_fd, launch=shim.launch)
@@ -80,7 +81,7 @@ class InProcess:
             raise
 
     def start(self, container_id: str) -> None:
-        from minictr.runtime import lifecycle   # heavy, as in create()
+        from minictr.runtime import lifecycle  # heavy, as in create()
         lifecycle.start(self.store, container_id)
 
     def state(self, container_id: str) -> RuntimeState | None:
@@ -93,19 +94,19 @@ class InProcess:
         return RuntimeState(runtime_status(self.store, st, mgr), st.pid, st.init_start_time)
 
     def kill(self, container_id: str, sig: int, all_processes: bool = False) -> None:
-        from minictr.runtime import lifecycle   # heavy, as in create()
+        from minictr.runtime import lifecycle  # heavy, as in create()
         lifecycle.kill(self.store, container_id, sig, all_processes=all_processes)
 
     def delete(self, container_id: str) -> None:
-        from minictr.runtime import lifecycle   # heavy, as in create()
+        from minictr.runtime import lifecycle  # heavy, as in create()
         lifecycle.delete(self.store, container_id, force=True)
 
     def pause(self, container_id: str) -> None:
-        from minictr.runtime import control   # ~12 ms (the events stream's imports): pause/unpause only
+        from minictr.runtime import control  # ~12 ms (the events stream's imports): pause/unpause only
         control.pause(self.store, container_id)
 
     def resume(self, container_id: str) -> None:
-        from minictr.runtime import control   # as in pause()
+        from minictr.runtime import control  # as in pause()
         control.resume(self.store, container_id)
 
 
@@ -114,7 +115,7 @@ class External:
     and adopts the container's init when that exits."""
 
     def __init__(self, binary: str, run_root: str):
-        import shutil   # --runtime only
+        import shutil  # --runtime only
         path = binary if os.path.sep in binary else (shutil.which(binary) or binary)
         if not os.access(path, os.X_OK):
             raise EngineError(f"--runtime {binary}: not an executable file")
@@ -122,7 +123,7 @@ class External:
         self.root = os.path.join(run_root, "runtime-" + os.path.basename(path))
 
     def _run(self, *args: str, check: bool = True):
-        import subprocess   # only --runtime containers pay for it
+        import subprocess  # only --runtime containers pay for it
         res = subprocess.run([self.binary, "--root", self.root, *args], stdin=subprocess.DEVNULL,
                              capture_output=True, text=True)
         if check and res.returncode != 0:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 
 from minictr import jsonio
-
 from minictr.engine.errors import EngineError
+from minictr.engine.seccomp_default import PROFILE
+from minictr.oci.runtime_config import ConfigError
+from minictr.runtime import seccomp as rt
 
 # the kernel's machine names in docker's (Go's) spelling
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i386": "386", "i686": "386", "armv7l": "arm",
@@ -47,7 +49,6 @@ def read_profile_file(path: str) -> str:
 
 
 def parse_profile(text: str, source: str) -> dict:
-    from minictr.runtime import seccomp as rt
     try:
         profile = jsonio.loads(text)
     except jsonio.JSONError as e:
@@ -82,7 +83,6 @@ def parse_profile(text: str, source: str) -> dict:
 
 def _check_with_runtime(check, where: str) -> None:
     """The runtime's own checks of actions and arguments, worded for the file."""
-    from minictr.oci.runtime_config import ConfigError
     try:
         check()
     except ConfigError as e:
@@ -143,5 +143,4 @@ def resolve(profile: dict, caps: list[str], arch: str | None = None, kernel: str
 
 
 def default_profile() -> dict:
-    from minictr.engine.seccomp_default import PROFILE
     return PROFILE

@@ -7,7 +7,9 @@ does: the container keeps working if the file goes away."""
 from __future__ import annotations
 
 from minictr.engine.errors import EngineError, InvalidOption
+from minictr.engine.seccomp_profile import read_profile_file
 from minictr.records import dataclass
+from minictr.runtime.plan import lsm_enabled
 
 UNCONFINED = "unconfined"
 
@@ -28,8 +30,6 @@ def _bool(value: str, opt: str) -> bool:
 
 
 def parse_security_opts(items: list[str]) -> SecurityChoice:
-    from minictr.engine.seccomp_profile import read_profile_file
-    from minictr.runtime.plan import lsm_enabled
 
     choice = SecurityChoice()
     for opt in items:

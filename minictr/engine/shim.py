@@ -15,6 +15,11 @@ Client to shim: 0 stdin data, 4 resize ("rows cols"), 5 close stdin,
 from __future__ import annotations
 
 import os
+import select
+import time
+
+import minictr._native
+from minictr import jsonio
 # minictr.records, not dataclasses: this module is on every `run`, and
 # dataclasses' imports (inspect) cost ~10 ms
 from minictr.records import dataclass, field
@@ -34,7 +39,6 @@ class CreateFailed(ShimError):
 
 
 def shim_path() -> str:
-    import minictr._native
     return os.path.join(os.path.dirname(minictr._native.__file__), "bin", "minictr-shim")
 
 
@@ -94,8 +98,7 @@ def start(opts: ShimOptions, command: list[str], *, runtime_pid_file: str | None
     (the attach socket listens; with runtime_pid_file, the create succeeded).
     Returns the shim's Popen (ours to wait for). Raises ShimError on bad
     arguments, CreateFailed with the runtime's stderr if the create failed."""
-    import select
-    import subprocess
+    import subprocess  # --runtime containers only (~3 ms)
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     try:
         argv = opts.argv(command=command, ready_fd=ready_w, runtime_pid_file=runtime_pid_file,
@@ -141,7 +144,6 @@ class ExitRecord:
 def read_exit(dir: str) -> ExitRecord | None:
     """The shim's exit record, or None while the container runs (the file is
     written whole by rename, never seen half-written)."""
-    from minictr import jsonio
     try:
         with open(os.path.join(dir, "exit"), "rb") as f:
             data = jsonio.loads(f.read())
@@ -154,7 +156,6 @@ def read_exit(dir: str) -> ExitRecord | None:
 
 def wait_exit(dir: str, timeout: float | None = None, interval: float = 0.01) -> ExitRecord | None:
     """Poll for the exit record; None if it did not come within timeout."""
-    import time
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         rec = read_exit(dir)

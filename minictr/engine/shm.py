@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 
+from minictr import explain
 from minictr._native._shim import ffi, lib
 from minictr.engine.errors import EngineError
 from minictr.engine.rootfs import is_mounted
-from minictr import explain
 
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import os
 
-from minictr import jsonio
+from minictr import explain, jsonio
 from minictr._native._shim import lib
 from minictr.clock import now_rfc3339
 from minictr.engine import bundle, modes, netfiles, shm, status, users
-from minictr.errors import MinictrError
 from minictr.engine.errors import EngineError, StartFailed
 from minictr.engine.records import ContainerRecord
 from minictr.engine.remove import forget
 from minictr.engine.rootfs import rootfs_mount
 from minictr.engine.teardown import teardown
 from minictr.engine.truth import refresh
-from minictr import explain
+from minictr.errors import MinictrError
 from minictr.runtime.background import Background
 from minictr.runtime.errors import RuntimeFailure
 
@@ -109,7 +108,7 @@ def _hostname(store, rec: ContainerRecord, joined: dict[str, str]) -> str:
     spec = rec.spec
     uts = modes.parse("uts", spec.uts)
     if uts.kind == modes.HOST or (spec.network == "host" and uts.kind == modes.PRIVATE):
-        import socket   # host modes only: socket's imports (enum, selectors) cost ~2 ms
+        import socket  # host modes only: socket's imports (enum, selectors) cost ~2 ms
         return socket.gethostname()
     if "uts" in joined:
         try:

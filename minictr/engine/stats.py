@@ -10,6 +10,8 @@ import time
 
 from minictr.engine import status
 from minictr.engine.errors import EngineError, NotRunning
+from minictr.runtime import cgroups
+from minictr.runtime.errors import ContainerNotFound, RuntimeFailure
 
 ACTIVE = status.LIVE
 
@@ -46,8 +48,6 @@ def host_memory() -> int:
 
 
 def _cgroup(engine, rec):
-    from minictr.runtime import cgroups
-    from minictr.runtime.errors import ContainerNotFound
     try:
         st = engine.runtime.load(rec.id)
     except ContainerNotFound:
@@ -153,8 +153,7 @@ def sample(engine, records, interval: float = 0.5) -> list[Usage]:
 def top(engine, rec, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
     """docker top: `ps` (default -ef) cut to the container's processes;
     (titles, rows), the last column keeping its spaces."""
-    from minictr.runtime import control
-    from minictr.runtime.errors import RuntimeFailure
+    from minictr.runtime import control  # ~12 ms of imports: stats' stream only
     rec = engine.refresh(rec)
     if rec.status not in ACTIVE:
         raise NotRunning(rec.id)

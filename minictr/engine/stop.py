@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import time
 
+from minictr import explain
 from minictr.engine import options, status
 from minictr.engine.cleanup import cleanup
 from minictr.engine.errors import EngineError
 from minictr.engine.records import ContainerRecord
 from minictr.engine.truth import refresh
-from minictr import explain
 from minictr.runtime.errors import RuntimeFailure
 from minictr.runtime.state import proc_alive, wait_dead
 

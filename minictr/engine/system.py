@@ -11,10 +11,14 @@ import os
 import re
 import shutil
 
-from minictr.engine import status
+from minictr.engine import layout, status
 from minictr.engine.errors import EngineError
 from minictr.engine.volumes import VolumeInUse
+from minictr.errors import MinictrError
 from minictr.fsutil import dir_size
+from minictr.image import gc
+from minictr.image.gc import unreferenced_bytes
+from minictr.image.remove import remove_image
 
 ACTIVE = status.ACTIVE
 VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -115,7 +119,6 @@ def disk_usage(engine) -> list[Usage]:
             layer_sizes[layer.chain_id] = layer.unpacked_size
             if image.id in in_use:
                 used_layers.add(layer.chain_id)
-    from minictr.image.gc import unreferenced_bytes
     leftovers = unreferenced_bytes(engine.images)   # reclaimable: no image holds it
     image_size = sum(layer_sizes.values()) + leftovers
     used_size = sum(layer_sizes[c] for c in used_layers)
@@ -163,7 +166,6 @@ def prune_containers(engine, pruned: Pruned) -> None:
 def prune_networks(engine, pruned: Pruned, default_too: bool = False) -> None:
     """User-defined networks no container uses (default_too: and the
     default network's bridge and rules, when no container uses it)."""
-    from minictr.errors import MinictrError
     try:
         pruned.networks += engine.networks.prune(default_too=default_too)
     except MinictrError as e:   # the rest of the prune still goes on
@@ -173,8 +175,6 @@ def prune_networks(engine, pruned: Pruned, default_too: bool = False) -> None:
 def prune_images(engine, pruned: Pruned, all_: bool = False) -> None:
     """Dangling images (all_: every image no container uses), then the
     blobs and snapshots nothing references any more."""
-    from minictr.image import gc
-    from minictr.image.remove import remove_image
     store = engine.images
     for record in store.records.all():
         if store.records.lease_holders(record.id) or (record.tags and not all_):
@@ -201,8 +201,6 @@ def reset(engine) -> list[str]:
     """podman's `system reset`: every container (killed), network (bridges
     and rules), volume and image of this root, then the root's directories
     themselves. Returns what was removed from the host, for the report."""
-    from minictr.engine import layout
-    from minictr.image.remove import remove_image
     removed = []
     for rec in engine.list(all_=True):
         engine.remove(rec, force=True, volumes=True)
