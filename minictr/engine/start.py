@@ -20,6 +20,7 @@ from minictr.engine.remove import forget
 from minictr.engine.rootfs import rootfs_mount
 from minictr.engine.teardown import teardown
 from minictr.engine.truth import refresh
+from minictr.runtime.state import proc_alive
 from minictr.errors import MinictrError
 from minictr.runtime.background import Background
 from minictr.runtime.errors import RuntimeFailure
@@ -54,7 +55,7 @@ def run(store, images, volumes, nets, driver, rec: ContainerRecord, attach=None)
                              paths.work, paths.rootfs)
         mounting = Background(mount) if mount is not None else None
         try:
-            joined, shm_source = _joined_namespaces(store, driver, rec)
+            joined, shm_source = _joined_namespaces(store, rec)
             hostname = _hostname(store, rec, joined)
             files = netfiles.write(store, rec, hostname)
         finally:
@@ -122,7 +123,7 @@ def _hostname(store, rec: ContainerRecord, joined: dict[str, str]) -> str:
 _SHARED = (("network", "net", "network"), ("ipc", "ipc", "IPC"), ("pid", "pid", "PID"), ("uts", "uts", "UTS"))
 
 
-def _joined_namespaces(store, driver, rec: ContainerRecord) -> tuple[dict[str, str], str | None]:
+def _joined_namespaces(store, rec: ContainerRecord) -> tuple[dict[str, str], str | None]:
     """{type: namespace file} of each namespace shared with another
     container (which must be running, as docker says) or named by path;
     and the host dir to bind at /dev/shm (None: a tmpfs of its own),
@@ -134,8 +135,9 @@ def _joined_namespaces(store, driver, rec: ContainerRecord) -> tuple[dict[str, s
         if mode.kind == modes.PATH:
             out[kind] = mode.target
         elif mode.joins:
-            other = refresh(store, driver, store.records.lookup(mode.target))
-            if other.status != status.RUNNING:
+            # its record and its pid, not our driver: it may run under another runtime
+            other = store.records.lookup(mode.target)
+            if other.status != status.RUNNING or not proc_alive(other.pid, None):
                 raise EngineError(f"cannot join {word} of a non running container: {other.id}")
             out[kind] = f"/proc/{other.pid}/ns/{ns_file}"
             if kind == "ipc" and shm.mounted(store.paths(other.id).shm):
