@@ -16,6 +16,7 @@ from minictr.cli.container.commands import CONTAINER_COMMANDS
 COMMANDS = {
     "version": "system:version",
     "info": "system:info",
+    "build": "image.build:build",
     "pull": "image.pull:pull",
     "push": "image.push:push",
     "images": "image.ls:images",

@@ -181,6 +181,7 @@ def mounts(spec: ContainerSpec, files: dict[str, str], volume_sources: list[tupl
     for dest, source in files.items():  # a volume on /etc/hosts wins, as in docker
         if dest not in taken:
             out.append({"destination": dest, "type": "bind", "source": source, "options": ["rbind", "rprivate"]})
+    out += [dict(m) for m in sorted(spec.oci_mounts, key=lambda m: m["destination"].count("/"))]
     return out
 
 

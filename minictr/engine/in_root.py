@@ -38,3 +38,22 @@ def read_in_root(root: str, path: str, limit: int = 4 << 20) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+def mkdir_in_root(root: str, path: str) -> None:
+    """mkdir -p inside the root, each missing directory 0755 and root's, as
+    docker makes a container's working directory before it starts."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    for i in range(len(parts)):
+        try:
+            os.close(open_in_root(root, "/".join(parts[:i + 1]), os.O_PATH | os.O_DIRECTORY, 0))
+            continue
+        except FileNotFoundError:
+            pass
+        parent = open_in_root(root, "/".join(parts[:i]) or "/", os.O_PATH | os.O_DIRECTORY, 0)
+        try:
+            os.mkdir(parts[i], 0o755, dir_fd=parent)
+        except FileExistsError:
+            pass
+        finally:
+            os.close(parent)

@@ -76,6 +76,7 @@ class ContainerSpec:
     log_max_size: int = 0                       # max-size (either format); 0: no rotation
     log_max_file: int = 1
     runtime: str = ""                           # "": in-process; else a runc-compatible binary
+    oci_mounts: list = field(default_factory=list)  # OCI mount dicts given whole, last (a build's RUN --mount)
 
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:

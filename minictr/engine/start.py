@@ -13,7 +13,7 @@ import os
 from minictr import explain, jsonio
 from minictr._native._shim import lib
 from minictr.clock import now_rfc3339
-from minictr.engine import bundle, modes, netfiles, shm, status, users
+from minictr.engine import bundle, in_root, modes, netfiles, shm, status, users
 from minictr.engine.errors import EngineError, StartFailed
 from minictr.engine.records import ContainerRecord
 from minictr.engine.remove import forget
@@ -62,6 +62,7 @@ def run(store, images, volumes, nets, driver, rec: ContainerRecord, attach=None)
             if mounting is not None:
                 mounting.join()
         user = users.resolve(paths.rootfs, spec.user or image_config.get("User", ""))
+        _make_workdir(paths.rootfs, spec.workdir or image_config.get("WorkingDir") or "/")
         config = bundle.build_config(rec.id, spec, image_config, paths.rootfs, hostname, user, files,
                                      _volume_sources(volumes, spec, paths.rootfs), joined, shm_source)
         _write_json(paths.config, config)
@@ -101,6 +102,16 @@ def _undo(store, images, volumes, nets, driver, rec: ContainerRecord, launched, 
                          pid=0, shim_pid=0, exit_code=code, error=message)
     if rec.spec.auto_remove:
         forget(store, images.leases, volumes, rec.id, rec.spec, remove_volumes=True)
+
+
+def _make_workdir(rootfs: str, workdir: str) -> None:
+    """docker makes a missing working directory (in the container's own layer)."""
+    if workdir in ("", "/") or not workdir.startswith("/"):
+        return   # a relative one is refused by the bundle, with docker's words
+    try:
+        in_root.mkdir_in_root(rootfs, workdir)
+    except NotADirectoryError:
+        raise EngineError(f"the working directory '{workdir}' is invalid: not a directory in the image") from None
 
 
 def _hostname(store, rec: ContainerRecord, joined: dict[str, str]) -> str:

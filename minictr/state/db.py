@@ -119,6 +119,19 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX endpoints_by_container ON endpoints(container_id);
     """,
+    # 4: the build cache (minictr/build/cache.py). A key is a step's chain
+    # (its parent's key and what the step is, after substitution, with the
+    # content checksums of what it copies); the value is the layer it made
+    # (a JSON LayerRecord, or null for a step that changed no file) and its
+    # history entry's created_by.
+    """
+    CREATE TABLE build_cache (
+        key TEXT PRIMARY KEY,             -- sha256:..., engine-independent
+        layer TEXT,                       -- JSON LayerRecord fields, NULL: no layer
+        created_by TEXT NOT NULL,
+        created REAL NOT NULL
+    );
+    """,
 ]
 
 

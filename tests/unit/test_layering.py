@@ -11,12 +11,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "minictr"
 # layer -> packages it must not import
 FORBIDDEN = {
-    "oci": ("minictr.image", "minictr.runtime", "minictr.network", "minictr.engine", "minictr.cli"),
-    "state": ("minictr.image", "minictr.runtime", "minictr.network", "minictr.engine", "minictr.cli"),
-    "image": ("minictr.runtime", "minictr.engine", "minictr.network", "minictr.cli"),
-    "runtime": ("minictr.image", "minictr.engine", "minictr.network", "minictr.cli"),
-    "network": ("minictr.image", "minictr.runtime", "minictr.engine", "minictr.cli"),
-    "engine": ("minictr.cli",),
+    "oci": ("minictr.image", "minictr.runtime", "minictr.network", "minictr.engine", "minictr.build", "minictr.cli"),
+    "state": ("minictr.image", "minictr.runtime", "minictr.network", "minictr.engine", "minictr.build", "minictr.cli"),
+    "image": ("minictr.runtime", "minictr.engine", "minictr.network", "minictr.build", "minictr.cli"),
+    "runtime": ("minictr.image", "minictr.engine", "minictr.network", "minictr.build", "minictr.cli"),
+    "network": ("minictr.image", "minictr.runtime", "minictr.engine", "minictr.build", "minictr.cli"),
+    "engine": ("minictr.build", "minictr.cli"),
+    "build": ("minictr.cli",),   # above the engine, beside the pods and kube layers
 }
 
 

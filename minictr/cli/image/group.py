@@ -4,6 +4,7 @@ import click
 from minictr.cli.main import LazyGroup
 
 IMAGE_COMMANDS = {
+    "build": "image.build:build",
     "pull": "image.pull:pull",
     "push": "image.push:push",
     "ls": "image.ls:images",

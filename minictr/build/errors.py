@@ -1,0 +1,17 @@
+"""A build's failures: one line naming the Dockerfile and its line where
+there is one, and a non-zero exit."""
+from __future__ import annotations
+
+from minictr.errors import MinictrError
+
+
+class BuildError(MinictrError):
+    exit_code = 1
+
+
+class DockerfileError(BuildError):
+    """Something wrong at a line of the Dockerfile (parse or build time)."""
+
+    def __init__(self, path: str, line: int, message: str):
+        super().__init__(f"{path}:{line}: {message}")
+        self.path, self.line = path, line

@@ -1,0 +1,60 @@
+"""A build's progress as BuildKit's plain output has it:
+
+    #3 [2/4] RUN echo hi
+    #3 0.213 hi
+    #3 DONE 0.3s
+    #4 [3/4] COPY app /app
+    #4 CACHED
+
+`quiet` prints nothing (the CLI prints the image ID at the end)."""
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progress:
+    def __init__(self, out=None, quiet: bool = False):
+        self.out = out or sys.stderr
+        self.quiet = quiet
+        self.n = 0
+        self._started = 0.0
+        self._at_line_start = True
+
+    def _write(self, text: str) -> None:
+        if not self.quiet:
+            self.out.write(text)
+            self.out.flush()
+
+    def begin(self, title: str) -> None:
+        self.n += 1
+        self._started = time.monotonic()
+        self._at_line_start = True
+        self._write(f"#{self.n} {title}\n")
+
+    def output(self, text: str) -> None:
+        """A RUN step's output, line by line, with the time since the step began."""
+        for line in text.splitlines(keepends=True):
+            stamp = f"#{self.n} {time.monotonic() - self._started:.3f} " if self._at_line_start else ""
+            self._write(stamp + line)
+            self._at_line_start = line.endswith("\n")
+
+    def _end_output(self) -> None:
+        if not self._at_line_start:
+            self._write("\n")
+            self._at_line_start = True
+
+    def cached(self) -> None:
+        self._end_output()
+        self._write(f"#{self.n} CACHED\n")
+
+    def done(self) -> None:
+        self._end_output()
+        self._write(f"#{self.n} DONE {time.monotonic() - self._started:.1f}s\n")
+
+    def error(self, message: str) -> None:
+        self._end_output()
+        self._write(f"#{self.n} ERROR: {message}\n")
+
+    def note(self, text: str) -> None:
+        self._write(f"#{self.n} {text}\n")

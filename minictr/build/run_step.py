@@ -1,0 +1,62 @@
+"""RUN: the command in a container of the state's image, through the
+engine (so a build's steps get what `run` gives: namespaces, cgroups,
+seccomp, the default bridge), its output streamed, then the container's
+changes (its overlay upper dir, whiteouts and opaque dirs as OCI has
+them) as one new layer: `commit`'s layer, without commit's image. The
+container goes whatever happens."""
+from __future__ import annotations
+
+from minictr.build.errors import BuildError
+from minictr.engine import diff as _diff
+from minictr.engine import status
+from minictr.engine.commit import layer_nodes
+from minictr.engine.errors import EngineError
+from minictr.engine.logs import follow_logs
+from minictr.engine.spec import ContainerSpec
+from minictr.image.layer_writer import LayerWriter
+from minictr.image.tar_writer import write_tar
+
+
+class RunFailed(BuildError):
+    def __init__(self, code: int, tail: list[str]):
+        super().__init__(f"exit code: {code}")
+        self.code, self.tail = code, tail
+
+
+def run(engine, image_id: str, parent_chain_id: str | None, argv: list[str], env: list[str], workdir: str,
+        user: str, network: str, add_hosts: list, emit, mounts: list[dict] = (), rewrite=None):
+    """The layer the command made (None if it changed no file). `emit(text)`
+    gets each piece of output as it comes; `mounts`: OCI mounts for the
+    step only (RUN --mount), never in the layer."""
+    spec = ContainerSpec(image=image_id, cmd=list(argv), entrypoint=[], env=list(env), workdir=workdir,
+                         user=user, network=network, add_hosts=[list(h) for h in add_hosts],
+                         labels={"org.minictr.build": "step"}, oci_mounts=[dict(m) for m in mounts])
+    rec = engine.create(spec)
+    tail: list[str] = []
+    try:
+        engine.start(rec)
+        paths = engine.paths(rec.id)
+        for entry in follow_logs(paths.log, stop=lambda: _stopped(engine, rec), interval=0.01):
+            text = entry.text.decode(errors="replace") if isinstance(entry.text, bytes) else entry.text
+            emit(text)
+            tail = (tail + [text])[-10:]
+        code = engine.wait(rec)
+        if code != 0:
+            raise RunFailed(code, tail)
+        changes = _diff.entries(engine, rec)
+        if not changes:
+            return None
+        with LayerWriter(engine.images, parent_chain_id, what="RUN layer") as layer:
+            nodes = layer_nodes(engine, rec, changes)
+            write_tar(rewrite(nodes) if rewrite else nodes, layer)
+            layer.finish()
+            return layer.commit()
+    finally:
+        try:
+            engine.remove(engine.records.get(rec.id), force=True)
+        except EngineError:
+            pass   # gone already
+
+
+def _stopped(engine, rec) -> bool:
+    return engine.lookup(rec.id).status not in status.ACTIVE

@@ -1,0 +1,146 @@
+"""`minictr build`: the instructions a Docker course starts with, the
+cache, multi-stage builds, and failures that leave nothing behind."""
+import pytest
+
+pytestmark = pytest.mark.root
+
+BASIC = """\
+# a comment
+FROM busybox
+LABEL org.example.kind="course" version=1
+MAINTAINER someone@example.com
+ENV GREETING="hello world" \\
+    PATH=/app/bin:$PATH
+WORKDIR /app
+COPY hello.txt .
+COPY bin/ bin/
+RUN echo "built with $GREETING" > /built && chmod +x /app/bin/tool
+EXPOSE 8080/tcp 53/udp
+VOLUME /data
+USER 1000:1000
+STOPSIGNAL SIGINT
+ENTRYPOINT ["sh", "-c"]
+CMD ["cat /app/hello.txt; tool"]
+"""
+
+
+def test_a_course_dockerfile_builds_and_runs(mc, context):
+    ctx = context(BASIC, {"hello.txt": "hi from the context\n", "bin/tool": "#!/bin/sh\necho tool ran\n"})
+    res = mc("build", "-t", "course:1", str(ctx), timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "#" in res.stderr and "DONE" in res.stderr
+    out = mc("run", "--rm", "--network", "none", "course:1", check=True, timeout=60)
+    assert out.stdout == "hi from the context\ntool ran\n"
+    info = mc.inspect("course:1")
+    config = info["Config"]
+    assert "GREETING=hello world" in config["Env"] and config["WorkingDir"] == "/app"
+    assert [e for e in config["Env"] if e.startswith("PATH=")][0].startswith("PATH=/app/bin:")
+    assert config["Labels"] == {"org.example.kind": "course", "version": "1"}
+    assert config["ExposedPorts"] == {"8080/tcp": {}, "53/udp": {}} and config["Volumes"] == {"/data": {}}
+    assert config["User"] == "1000:1000" and config["StopSignal"] == "SIGINT"
+    assert config["Entrypoint"] == ["sh", "-c"] and config["Cmd"] == ["cat /app/hello.txt; tool"]
+    assert info["Author"] == "someone@example.com"
+    built = mc("run", "--rm", "--network", "none", "--entrypoint", "cat", "course:1", "/built", check=True)
+    assert built.stdout == "built with hello world\n"
+    mode = mc("run", "--rm", "--network", "none", "--entrypoint", "stat", "course:1", "-c", "%a %u",
+              "/app/hello.txt", check=True)
+    assert mode.stdout.split() == ["644", "0"]
+
+
+def test_an_unchanged_rebuild_is_cached_and_gives_the_same_image(mc, context):
+    ctx = context("FROM busybox\nRUN echo one > /one\nCOPY f /f\nRUN echo two > /two\nCMD [\"cat\", \"/f\"]\n",
+                  {"f": "v1\n"})
+    first = mc("build", "-q", "-t", "cache:1", str(ctx), check=True, timeout=300).stdout.strip()
+    again = mc("build", "-t", "cache:1", str(ctx), check=True, timeout=300)
+    assert again.stderr.count("CACHED") == 4, again.stderr
+    assert mc.inspect("cache:1")["Id"] == first
+    (ctx / "f").write_text("v2\n")
+    changed = mc("build", "-t", "cache:2", str(ctx), check=True, timeout=300)
+    steps = [line for line in changed.stderr.splitlines() if "CACHED" in line or "DONE" in line]
+    cached = [line for line in changed.stderr.splitlines() if line.endswith("CACHED")]
+    assert len(cached) == 1, changed.stderr   # RUN echo one; COPY and the RUN after it are built again
+    assert steps
+    assert mc("run", "--rm", "--network", "none", "cache:2", check=True).stdout == "v2\n"
+    assert mc("run", "--rm", "--network", "none", "cache:1", check=True).stdout == "v1\n"
+
+
+def test_multi_stage_with_target_and_copy_from(mc, context):
+    ctx = context("FROM busybox AS build\nRUN mkdir /out && echo compiled > /out/app\n"
+                  "FROM busybox AS unused\nRUN exit 9\n"
+                  "FROM busybox\nCOPY --from=build /out/app /usr/local/bin/app\nCMD [\"cat\", \"/usr/local/bin/app\"]\n")
+    res = mc("build", "-t", "multi:1", str(ctx), timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "exit 9" not in res.stderr, "a stage the target does not need is skipped"
+    assert mc("run", "--rm", "--network", "none", "multi:1", check=True).stdout == "compiled\n"
+    res = mc("build", "-t", "multi:build", "--target", "build", str(ctx), timeout=300)
+    assert res.returncode == 0, res.stderr
+    out = mc("run", "--rm", "--network", "none", "multi:build", "cat", "/out/app", check=True)
+    assert out.stdout == "compiled\n"
+    res = mc("build", "--target", "nope", str(ctx), timeout=60)
+    assert res.returncode != 0 and "failed to reach build target nope" in res.stderr
+
+
+def test_build_args_and_whiteouts(mc, context):
+    ctx = context("ARG BASE=busybox\nFROM $BASE\nARG WHO=nobody\nRUN echo $WHO > /who && rm /bin/vi\n"
+                  "RUN rm -r /etc/network 2>/dev/null; mkdir -p /etc/network && echo new > /etc/network/f\n")
+    res = mc("build", "-t", "args:1", "--build-arg", "WHO=builder", "--build-arg", "UNUSED=1", str(ctx), timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "UNUSED" in res.stderr   # docker's warning for a build arg nobody consumed
+    out = mc("run", "--rm", "--network", "none", "args:1", "sh", "-c",
+             "cat /who; ls /bin/vi 2>&1; ls /etc/network", check=True)
+    lines = out.stdout.splitlines()
+    assert lines[0] == "builder" and "No such file" in lines[1] and lines[2] == "f"
+
+
+def test_dockerignore_and_paths_outside_the_context(mc, context):
+    ctx = context("FROM busybox\nCOPY . /src\nCMD [\"ls\", \"-a\", \"/src\"]\n",
+                  {".dockerignore": "secret*\n*.log\n!keep.log\n", "secret.txt": "x", "a.log": "x", "keep.log": "k",
+                   "app.py": "print()"})
+    assert mc("build", "-t", "ignore:1", str(ctx), timeout=300).returncode == 0
+    listed = mc("run", "--rm", "--network", "none", "ignore:1", check=True).stdout.split()
+    assert "app.py" in listed and "keep.log" in listed and "secret.txt" not in listed and "a.log" not in listed
+    bad = context("FROM busybox\nCOPY ../outside /x\n", name="bad")
+    res = mc("build", str(bad), timeout=60)
+    assert res.returncode != 0 and "Dockerfile:2:" in res.stderr and "outside the build context" in res.stderr
+
+
+def test_a_failing_run_names_the_line_and_leaves_nothing(mc, context):
+    before = set(mc("images", "-q", "--no-trunc").stdout.split())
+    ctx = context("FROM busybox\nRUN echo step one\nRUN echo going down; exit 3\nRUN echo never\n")
+    res = mc("build", "-t", "broken:1", str(ctx), timeout=300)
+    assert res.returncode != 0
+    assert "Dockerfile:3:" in res.stderr and "exit code: 3" in res.stderr and "going down" in res.stderr
+    assert "never" not in res.stderr
+    assert mc("images", "-q", "broken:1").stdout.strip() == ""
+    assert not mc("ps", "-aq").stdout.strip(), "a failed step's container is removed"
+    assert set(mc("images", "-q", "--no-trunc").stdout.split()) == before, "a failed build leaves no image"
+
+
+@pytest.mark.parametrize("dockerfile, message", [
+    ("FROM busybox\nBOGUS x\n", "Dockerfile:2:"),
+    ("RUN true\n", "Dockerfile:1:"),
+    ("FROM busybox\nCOPY --from=nowhere /a /b\n", "Dockerfile:2:"),
+    ("FROM busybox\nCOPY missing.txt /x\n", "Dockerfile:2:"),
+])
+def test_bad_dockerfiles_fail_with_the_line(mc, context, dockerfile, message):
+    ctx = context(dockerfile)
+    res = mc("build", "--pull", "never", "-t", "bad:1", str(ctx), timeout=120)   # never Docker Hub
+    assert res.returncode != 0 and message in res.stderr, res.stderr
+    assert mc("images", "-q", "bad:1").stdout.strip() == ""
+    assert not mc("ps", "-aq").stdout.strip()
+
+
+def test_source_date_epoch_makes_the_build_reproducible(mc, context):
+    ctx = context("FROM busybox\nCOPY f /f\nRUN mkdir -p /out && echo made > /out/file && touch /out\n"
+                  "ENV BUILT=yes\n", {"f": "same\n"})
+    ids = []
+    for _ in range(2):
+        res = mc("build", "-q", "--no-cache", "--network", "none", "--build-arg", "SOURCE_DATE_EPOCH=1700000000",
+                 str(ctx), timeout=300)
+        assert res.returncode == 0, res.stderr
+        ids.append(res.stdout.strip())
+    assert ids[0] == ids[1], "the same context and Dockerfile give the same image with SOURCE_DATE_EPOCH"
+    plain = mc("build", "-q", "--no-cache", "--network", "none", str(ctx), timeout=300).stdout.strip()
+    assert plain != ids[0]
+    info = mc.inspect(ids[0])
+    assert info["Created"].startswith("2023-11-14T22:13:20")

@@ -1,0 +1,143 @@
+"""The corpus (tests/build/corpus/*/Dockerfile with its context), built by
+minictr and by `podman build` (buildah, with runc): the image configs and
+the whole file trees must match. A difference prints a table of what
+differs. Known podman-only behaviour (its io.buildah.version label) is left
+out and named here; where podman differs from docker, docker is the
+reference and the entry in PODMAN_DIFFERS says how."""
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support import engines  # noqa: E402
+
+pytestmark = pytest.mark.root
+
+CORPUS = Path(__file__).with_name("corpus")
+CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "Dockerfile").exists())
+CONFIG_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Volumes", "Labels", "StopSignal",
+               "Healthcheck", "Shell", "OnBuild")
+# what the runtime puts in every container, not the image
+RUNTIME_PATHS = {"etc/hosts", "etc/hostname", "etc/resolv.conf", "run/.containerenv", ".dockerenv"}
+RUNTIME_DIRS = ("dev", "proc", "sys", "run")
+PODMAN_LABELS = {"io.buildah.version"}   # buildah labels every image it builds; docker does not
+# where podman (buildah 1.28) is known to differ from docker: docker's result is the reference
+PODMAN_DIFFERS = {
+    ("shell-form", "config.Cmd"): "docker runs a shell-form CMD through SHELL; buildah through /bin/sh -c",
+    ("shell-form", "config.Entrypoint"): "docker runs a shell-form ENTRYPOINT through SHELL; buildah through /bin/sh -c",
+}
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory):
+    for tool in ("podman", "runc"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed (apt install podman runc)")
+    import tempfile
+    short = Path(tempfile.mkdtemp(prefix="pb-", dir="/tmp"))   # podman wants a runroot under 50 characters
+    engine, cleanup = engines.podman(short, shutil.which("runc"))
+    engine("tag", engines.IMAGE, "docker.io/library/busybox:latest")   # FROM busybox, as in minictr's store
+    try:
+        yield engine
+    finally:
+        cleanup()
+
+
+def tree_of(tar_bytes: bytes) -> dict[str, tuple]:
+    """path -> (type, mode, uid, gid, size, link target, content sha256) of an exported container."""
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
+        for m in tar:
+            name = m.name.lstrip("./").rstrip("/")
+            if not name or name in RUNTIME_PATHS or name.split("/")[0] in RUNTIME_DIRS:
+                continue
+            digest = ""
+            if m.isreg():
+                digest = hashlib.sha256(tar.extractfile(m).read()).hexdigest()[:16]
+            kind = "f" if m.isreg() else "d" if m.isdir() else "l" if m.issym() else "h" if m.islnk() else m.type
+            out[name] = (kind, oct(m.mode & 0o7777), m.uid, m.gid, m.size if m.isreg() else 0, m.linkname, digest)
+    return out
+
+
+def config_of_archive(archive: bytes) -> dict:
+    """The image config document inside a docker archive (`save`)."""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        (entry,) = json.load(tar.extractfile("manifest.json"))
+        return json.load(tar.extractfile(entry["Config"]))
+
+
+def result(cli: list[str], env: dict, tag: str, save_args: tuple = ()) -> tuple[dict, list, dict]:
+    """(Config, empty_layer flags of the history, file tree) of a built image."""
+    name = "parity-" + tag.replace("localhost/", "").replace(":", "-").replace("/", "-")
+    run = lambda *args: subprocess.run([*cli, *args], env=env, capture_output=True, check=True, timeout=300).stdout
+    doc = config_of_archive(run("save", *save_args, tag))
+    run("create", "--pull=never", "--name", name, "--network", "none", tag, "true")   # never a registry
+    try:
+        exported = run("export", name)
+    finally:
+        subprocess.run([*cli, "rm", "-f", name], env=env, capture_output=True, timeout=120)
+    return doc.get("config") or {}, [bool(h.get("empty_layer")) for h in doc.get("history") or []], tree_of(exported)
+
+
+def minictr_result(mc, case: Path, tag: str) -> tuple[dict, list, dict]:
+    res = mc("build", "--network", "none", "--pull", "never", "-t", tag, str(case), timeout=300)
+    assert res.returncode == 0, res.stderr
+    return result([str(mc.venv_minictr)], mc.env, tag)
+
+
+def podman_result(podman, case: Path, tag: str) -> tuple[dict, list, dict]:
+    podman("build", "--network", "none", "--pull=never", "--format", "docker", "-t", tag, str(case), timeout=600)
+    return result(podman.argv, podman.env, tag, ("--format", "docker-archive"))
+
+
+def differences(mine, theirs) -> list[tuple[str, object, object]]:
+    rows = []
+    (mc_config, mc_history, mc_tree), (pd_config, pd_history, pd_tree) = mine, theirs
+    for key in CONFIG_KEYS:
+        a, b = mc_config.get(key), pd_config.get(key)
+        if key == "Labels":
+            b = {k: v for k, v in (b or {}).items() if k not in PODMAN_LABELS} or None
+            a = a or None
+        a, b = a or None, b or None   # absent, null, "" and [] all mean unset
+        if a != b:
+            rows.append((f"config.{key}", a, b))
+    if mc_history != pd_history:
+        rows.append(("history (empty_layer flags)", mc_history, pd_history))
+    for path in sorted(set(mc_tree) | set(pd_tree)):
+        if mc_tree.get(path) != pd_tree.get(path):
+            rows.append((f"/{path}", mc_tree.get(path), pd_tree.get(path)))
+    return rows
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_minictr_builds_what_podman_builds(mc, podman, case):
+    path = CORPUS / case
+    mine = minictr_result(mc, path, f"parity-{case}:mc")
+    theirs = podman_result(podman, path, f"localhost/parity-{case}:podman")
+    rows = differences(mine, theirs)
+    for what, a, b in rows:
+        if (case, what) in PODMAN_DIFFERS:
+            print(f"{case}: {what}: podman differs from docker ({PODMAN_DIFFERS[case, what]}); minictr does as docker")
+    rows = [r for r in rows if (case, r[0]) not in PODMAN_DIFFERS]
+    if rows:
+        width = max(len(r[0]) for r in rows)
+        table = "\n".join(f"{what:<{width}}  minictr: {a!r}\n{'':<{width}}  podman:  {b!r}" for what, a, b in rows)
+        pytest.fail(f"{case}: {len(rows)} difference(s)\n{table}")
+
+
+def test_a_built_image_saved_by_minictr_runs_in_podman(mc, podman, context, tmp_path):
+    ctx = context("FROM busybox\nRUN echo 'built by minictr' > /msg\nCMD [\"cat\", \"/msg\"]\n")
+    assert mc("build", "--network", "none", "-t", "handoff:1", str(ctx), timeout=300).returncode == 0
+    archive = tmp_path / "handoff.tar"
+    mc("save", "-o", str(archive), "handoff:1", check=True, timeout=120)
+    podman("load", "-i", str(archive), timeout=300)
+    image_id = mc.inspect("handoff:1")["Id"].split(":")[1]
+    out = podman("run", "--rm", "--pull=never", "--network", "none", image_id, timeout=120).stdout
+    assert out == "built by minictr\n"
