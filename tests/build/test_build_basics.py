@@ -144,3 +144,46 @@ def test_source_date_epoch_makes_the_build_reproducible(mc, context):
     assert plain != ids[0]
     info = mc.inspect(ids[0])
     assert info["Created"].startswith("2023-11-14T22:13:20")
+
+
+
+HEREDOCS = """\
+FROM busybox
+ARG NAME=world
+RUN <<EOF
+echo "script line one" > /one
+echo "hello $NAME" >> /one
+EOF
+RUN cat > /two <<'END'
+literal $NAME
+END
+COPY <<EOF /etc/greeting
+hi $NAME
+EOF
+COPY <<A <<B /many/
+first
+A
+second
+B
+"""
+
+
+def test_heredocs_in_run_and_copy(mc, context):
+    ctx = context(HEREDOCS)
+    res = mc("build", "--network", "none", "-t", "heredoc:1", str(ctx), timeout=300)
+    assert res.returncode == 0, res.stderr
+    out = mc("run", "--rm", "--network", "none", "heredoc:1", "sh", "-c",
+             "cat /one /two /etc/greeting /many/A /many/B", check=True).stdout
+    assert out == "script line one\nhello world\nliteral $NAME\nhi world\nfirst\nsecond\n"
+
+
+@pytest.mark.parametrize("dockerfile, message", [
+    ("FROM busybox\nRUN <<EOF\necho never ends\n", "Dockerfile:2:"),
+    ("FROM busybox\nENV A=\"unterminated\n", "Dockerfile:2:"),
+    ("FROM busybox AS one\nFROM one AS two\nCOPY --from=two /x /y\n", "Dockerfile:3:"),
+])
+def test_malformed_dockerfiles_name_the_line(mc, context, dockerfile, message):
+    ctx = context(dockerfile)
+    res = mc("build", "--pull", "never", str(ctx), timeout=120)
+    assert res.returncode != 0 and message in res.stderr, res.stderr
+    assert not mc("ps", "-aq").stdout.strip()
