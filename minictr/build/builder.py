@@ -89,7 +89,7 @@ class Builder:
 
     def _meta_args(self) -> dict:
         """The ARGs before the first FROM: they can be used in FROM lines."""
-        out = {}
+        out = {k: v for k, v in _PREDEFINED_ARGS.items() if v is not None and k.startswith(("TARGET", "BUILD"))}
         for ins in self.df.meta_args:
             for name, default in self._arg_pairs(ins, out):
                 if name in self.opts.build_args:
@@ -138,6 +138,16 @@ class Builder:
         from minictr.build.expand import expand
         where = (self.df.path, stage.from_line)
         base = expand(stage.base, meta, self.df.escape, *where)
+        if stage.platform:
+            from minictr.oci import platform
+            wanted = expand(stage.platform, meta, self.df.escape, *where)
+            try:
+                ok = platform.parse(wanted) == platform.host()
+            except ValueError:
+                ok = False
+            if not ok:
+                raise DockerfileError(*where, f"FROM --platform={wanted}: minictr builds for this host only "
+                                              f"({platform.host()})")
         label = stage.name or f"stage-{stage.index}"
         if len(self.df.stages) == 1:
             label = ""
@@ -566,6 +576,18 @@ def _go_quoted(argv: list[str]) -> str:
     return "[" + " ".join(json.dumps(a) for a in argv) + "]"
 
 
+def _platform_args() -> dict:
+    """BuildKit's TARGETPLATFORM/BUILDPLATFORM family: this host (a build
+    for another platform is refused before it starts)."""
+    from minictr.oci import platform
+    host = platform.host()
+    out = {}
+    for prefix in ("TARGET", "BUILD"):
+        out[f"{prefix}PLATFORM"] = str(host)
+        out[f"{prefix}OS"], out[f"{prefix}ARCH"], out[f"{prefix}VARIANT"] = host.os, host.architecture, host.variant
+    return out
+
+
 # the ARGs docker defines without an ARG line (usable once declared)
-_PREDEFINED_ARGS = {name: None for name in ("SOURCE_DATE_EPOCH", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
-                                             "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")}
+_PREDEFINED_ARGS = {**_platform_args(), **{name: None for name in ("SOURCE_DATE_EPOCH", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
+                                             "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")}}

@@ -19,11 +19,12 @@ import click
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet"]), default="auto",
               help="Set type of progress output")
 @click.option("--iidfile", default="", help="Write the image ID to the file")
+@click.option("--platform", default="", help="Set the target platform for the build (this host's only)")
 @click.option("--pull", "pull_policy", type=click.Choice(["missing", "always", "never"]), default="missing",
               help="Pull the base images: missing ones (default), always, never")
 @click.pass_obj
 def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_filter, network, add_hosts, labels,
-          secrets, quiet, progress, iidfile, pull_policy) -> None:
+          secrets, quiet, progress, iidfile, platform, pull_policy) -> None:
     """Build an image from a Dockerfile."""
     import os
 
@@ -34,6 +35,15 @@ def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_fi
     from minictr.engine import options
     from minictr.errors import MinictrError
     from minictr.image.pull import parse_reference
+    if platform:
+        from minictr.oci import platform as _platform
+        try:
+            wanted = _platform.parse(platform)
+        except ValueError as e:
+            raise MinictrError(f"--platform {platform}: {e}") from None
+        if wanted != _platform.host():
+            raise MinictrError(f"--platform {platform}: minictr builds for this host only ({_platform.host()}); "
+                               "a RUN step for another platform would need an emulator")
     if network not in ("bridge", "default", "none", "host"):
         raise MinictrError(f"--network {network}: a build's RUN steps take bridge, none or host")
     args = {}
@@ -56,7 +66,12 @@ def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_fi
         labels=options.parse_labels(list(labels)), secrets=dict(_secret(s) for s in secrets),
         pull=puller(ctx, None, pull_policy), source_date_epoch=int(epoch_text) if epoch_text else None,
         progress=Progress(ctx.stderr, quiet=quiet))
-    image_id = build_image(ctx.engine, opts)
+    text = None
+    if dockerfile == "-":   # -f -: the Dockerfile on stdin
+        import sys
+        text = sys.stdin.read()
+        opts.dockerfile = ""
+    image_id = build_image(ctx.engine, opts, dockerfile_text=text)
     if iidfile:
         with open(iidfile, "w") as f:
             f.write(image_id)
