@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 
-from minictr.build import copy_step, instructions as ins_mod, remote as remote_mod, run_mounts, run_step
+from minictr.build import copy_step, instructions as ins_mod, leftovers, remote as remote_mod, run_mounts, run_step
 from minictr.build.cache import NO_LAYER, BuildCache
 from minictr.build.context import BuildContext
 from minictr.build.errors import BuildError, DockerfileError
@@ -51,7 +52,8 @@ class Builder:
         self.progress = opts.progress
         self.results: dict[int, ImageState] = {}
         self.used_args: set[str] = set()
-        self.scratch_dir = os.path.join(self.store.root, "tmp")
+        self.owner = leftovers.owner_tag()
+        self.scratch_dir = leftovers.scratch_dir(self.store.root, self.owner)
 
     # -- the whole build ---------------------------------------------------------
 
@@ -59,6 +61,13 @@ class Builder:
         """Builds the target; its image ID (tagged as asked)."""
         target = self._target()
         meta = self._meta_args()
+        leftovers.sweep(self.engine)   # what builds killed earlier left
+        try:
+            return self._build(target, meta)
+        finally:
+            shutil.rmtree(self.scratch_dir, ignore_errors=True)
+
+    def _build(self, target, meta: dict) -> str:
         with gc_lock(self.store.root, shared=True):
             for index in self._order(target, meta):
                 self.results[index] = self._build_stage(self.df.stages[index], meta)
@@ -384,7 +393,7 @@ class Builder:
             self.progress.cached()
             return
         temp = ctx.state.image_id is None
-        image_id = ctx.state.materialize(self.store)
+        image_id = ctx.state.materialize(self.store, lambda i: leftovers.hold(self.store, i, self.owner))
         prepared = run_mounts.Prepared(self.scratch_dir)
         try:
             with contextlib.ExitStack() as trees:
@@ -399,11 +408,12 @@ class Builder:
                                      ctx.state.layers[-1].chain_id if ctx.state.layers else None, argv,
                                      [f"{k}={v}" for k, v in sorted(build_args.items())] + prepared.env,
                                      config.get("WorkingDir", ""), config.get("User", ""), network,
-                                     self.opts.add_hosts, self.progress.output, prepared.mounts, self._clamp)
+                                     self.opts.add_hosts, self.progress.output, prepared.mounts, self._clamp,
+                                     {leftovers.OWNER_LABEL: self.owner})
         finally:
             prepared.close()
             if temp:   # the step's container is gone: so is the image it ran in (its layers stay)
-                self.store.records.remove(image_id)
+                leftovers.release(self.store, image_id, self.owner)
                 ctx.state.image_id = None
         self._finish(ctx, key, config, created_by, layer)
         self.progress.done()

@@ -24,13 +24,15 @@ class RunFailed(BuildError):
 
 
 def run(engine, image_id: str, parent_chain_id: str | None, argv: list[str], env: list[str], workdir: str,
-        user: str, network: str, add_hosts: list, emit, mounts: list[dict] = (), rewrite=None):
+        user: str, network: str, add_hosts: list, emit, mounts: list[dict] = (), rewrite=None,
+        labels: dict | None = None):
     """The layer the command made (None if it changed no file). `emit(text)`
     gets each piece of output as it comes; `mounts`: OCI mounts for the
     step only (RUN --mount), never in the layer."""
     spec = ContainerSpec(image=image_id, cmd=list(argv), entrypoint=[], env=list(env), workdir=workdir,
                          user=user, network=network, add_hosts=[list(h) for h in add_hosts],
-                         labels={"org.minictr.build": "step"}, oci_mounts=[dict(m) for m in mounts])
+                         labels={"org.minictr.build": "step", **(labels or {})},
+                         oci_mounts=[dict(m) for m in mounts])
     rec = engine.create(spec)
     tail: list[str] = []
     try:

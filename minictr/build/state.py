@@ -60,9 +60,14 @@ class ImageState:
         layers = self.layers + [layer] if layer else list(self.layers)
         return ImageState(doc, layers, chain_key(self.key, what))
 
-    def materialize(self, store) -> str:
-        """Into the store (untagged); its image ID. The caller holds the GC lock."""
+    def materialize(self, store, before=None) -> str:
+        """Into the store (untagged); its image ID. `before(image_id)` runs
+        first (a build leases the image before it exists, so a kill in
+        between leaves nothing without an owner). The caller holds the GC lock."""
         if self.image_id is None:
+            image_id = "sha256:" + hashlib.sha256(new_image.config_bytes(self.doc)).hexdigest()
+            if before is not None:
+                before(image_id)
             self.image_id = store_image(store, self.doc, self.layers)
         return self.image_id
 

@@ -1,0 +1,95 @@
+"""What a build killed midway leaves, found and removed by the next build:
+every build owns a tag (its pid and that pid's start time); its scratch
+dir, its step containers (labelled with the tag) and the intermediate
+images it put in the store (leased to the tag) are the owner's. A build
+removes them for every owner that is no longer alive, so a SIGKILL at
+any moment costs nothing but the work lost."""
+from __future__ import annotations
+
+import os
+import shutil
+
+from minictr.image.errors import NotFound
+from minictr.runtime.state import proc_alive, proc_start_time
+
+OWNER_LABEL = "org.minictr.build.owner"
+_MNT_DETACH = 2
+
+
+def owner_tag() -> str:
+    pid = os.getpid()
+    return f"{pid}-{proc_start_time(pid)}"
+
+
+def alive(tag: str) -> bool:
+    pid, _, start = tag.partition("-")
+    return pid.isdigit() and proc_alive(int(pid), start or None)
+
+
+def scratch_dir(store_root: str, tag: str) -> str:
+    return os.path.join(store_root, "tmp", f"build-{tag}")
+
+
+def sweep(engine) -> list[str]:
+    """Remove what dead builds left; the owners swept."""
+    store = engine.images
+    dead: set[str] = set()
+    tmp = os.path.join(store.root, "tmp")
+    try:
+        names = os.listdir(tmp)
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        if name.startswith("build-") and not alive(name[len("build-"):]):
+            dead.add(name[len("build-"):])
+    for rec in engine.records.all():
+        tag = (rec.spec.labels or {}).get(OWNER_LABEL)
+        if tag and not alive(tag):
+            dead.add(tag)
+            engine.remove(engine.refresh(rec), force=True)
+    for holder in store.records.holders("build:"):
+        tag = holder.split(":")[1]
+        if not alive(tag):
+            dead.add(tag)
+            _drop_image_of(store, holder)
+    for tag in dead:
+        _remove_scratch(scratch_dir(store.root, tag))
+    return sorted(dead)
+
+
+def hold(store, image_id: str, tag: str) -> None:
+    """An intermediate image, the build's until release()."""
+    store.records.lease(image_id, f"build:{tag}:{image_id}")
+
+
+def release(store, image_id: str, tag: str) -> None:
+    """The build is done with it: it goes, unless a name or someone else holds it."""
+    store.records.release(f"build:{tag}:{image_id}")
+    record = store.records.get(image_id)
+    if not record.tags and not store.records.lease_holders(image_id):
+        store.records.remove(image_id)
+
+
+def _drop_image_of(store, holder: str) -> None:
+    rows = store.conn.execute("SELECT image_id FROM image_leases WHERE holder=?", (holder,)).fetchall()
+    store.records.release(holder)
+    for (image_id,) in rows:
+        try:
+            record = store.records.get(image_id)
+        except NotFound:
+            continue
+        if not record.tags and not store.records.lease_holders(image_id):
+            store.records.remove(image_id)
+
+
+def _remove_scratch(path: str) -> None:
+    """Unmount what a dead build left mounted there (its stage trees), then remove it."""
+    from minictr._native._shim import lib
+    try:
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f if line.split()[4].startswith(path + "/")]
+    except OSError:
+        points = []
+    for point in sorted(points, key=len, reverse=True):
+        lib.umount2(os.fsencode(point), _MNT_DETACH)
+    shutil.rmtree(path, ignore_errors=True)
