@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import time
 
 from minictr.build import copy_step, instructions as ins_mod, leftovers, remote as remote_mod, run_mounts, run_step
@@ -360,10 +361,46 @@ class Builder:
         if kw == "CMD":
             ctx.cmd_set = True
         config = {k: v for k, v in config.items() if v is not None}
+        if kw == "ONBUILD":   # BuildKit keeps the trigger in the config, with no history entry
+            ctx.state = ctx.state.with_config(config, created_by)
+            self.progress.done()
+            return
         key = chain_key(ctx.state.key, created_by + "\n" + json.dumps(config, sort_keys=True))
         hit = self._cached(ctx, key)
         self._finish(ctx, key, config, created_by, None, author, hit[1] if hit else None)
         self.progress.cached() if hit else self.progress.done()
+
+    # -- WORKDIR ---------------------------------------------------------------------
+
+    def _do_workdir(self, ctx: _Stage, ins, where) -> None:
+        """The config's WorkingDir, and as BuildKit a layer that makes the
+        directory (and its parents) when the image lacks it."""
+        from minictr.build.expand import expand
+        path = expand(ins.args.strip(), self._env(ctx), self.df.escape, *where)
+        if not path:
+            raise DockerfileError(*where, "WORKDIR requires an argument")
+        config = {k: v for k, v in ins_mod.workdir(ctx.state.config, path).items() if v is not None}
+        created_by = f"WORKDIR {config['WorkingDir']}"
+        key = chain_key(ctx.state.key, created_by + "\n" + json.dumps(config, sort_keys=True))
+        hit = self._cached(ctx, key)
+        if hit:
+            self._finish(ctx, key, config, created_by, None if hit[0] is NO_LAYER else hit[0], created=hit[1])
+            self.progress.cached()
+            return
+        lower = LowerView(self.store.snapshots.lowerdirs(ctx.state.chain_ids))
+        existing = lower.lstat(config["WorkingDir"])
+        layer = None
+        if config["WorkingDir"] != "/" and existing is None:
+            entries = copy_step.with_parents([copy_step.Entry(config["WorkingDir"], None, None)], lower)
+            parent = ctx.state.layers[-1].chain_id if ctx.state.layers else None
+            with LayerWriter(self.store, parent, what="WORKDIR layer") as writer:
+                write_tar(self._clamp(copy_step.nodes(entries, None, None, time.time_ns())), writer)
+                writer.finish()
+                layer = writer.commit()
+        elif existing is not None and not stat.S_ISDIR(existing.st_mode):
+            raise DockerfileError(*where, f"WORKDIR {config['WorkingDir']}: not a directory in the image")
+        self._finish(ctx, key, config, created_by, layer)
+        self.progress.done()
 
     # -- RUN ---------------------------------------------------------------------
 

@@ -65,10 +65,10 @@ def plan(tree, patterns: list[str], dest: str, workdir: str, lower, unpack_archi
             entries.append(Entry(name, src.path, src.st))
     for file_name, path in remote:
         entries.append(Entry(posixpath.join(dest_path, file_name) if into else dest_path, path, os.stat(path)))
-    return _with_parents(entries, lower)
+    return with_parents(entries, lower)
 
 
-def _with_parents(entries: list[Entry], lower) -> list[Entry]:
+def with_parents(entries: list[Entry], lower) -> list[Entry]:
     """Every entry's parent directories go in the layer too, as a diff of
     the image's tree has them: one that exists with its own metadata (else
     unpacking would make it anew, root's, over the image's), a missing one

@@ -32,7 +32,8 @@ class ImageState:
         host = platform.host()
         # BuildKit's default PATH for an image that has none (FROM scratch)
         doc = {"architecture": host.architecture, "os": host.os,
-               "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+               "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                          "WorkingDir": "/"},
                "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
         if host.variant:
             doc["variant"] = host.variant
@@ -59,6 +60,10 @@ class ImageState:
             del doc["author"]
         layers = self.layers + [layer] if layer else list(self.layers)
         return ImageState(doc, layers, chain_key(self.key, what))
+
+    def with_config(self, config: dict, what: str) -> "ImageState":
+        """A config change with no history entry (BuildKit's ONBUILD)."""
+        return ImageState(dict(self.doc, config=config), self.layers, chain_key(self.key, what))
 
     def materialize(self, store, before=None) -> str:
         """Into the store (untagged); its image ID. `before(image_id)` runs
