@@ -446,7 +446,7 @@ class Builder:
                                      [f"{k}={v}" for k, v in sorted(build_args.items())] + prepared.env,
                                      config.get("WorkingDir", ""), config.get("User", ""), network,
                                      self.opts.add_hosts, self.progress.output, prepared.mounts, self._clamp,
-                                     {leftovers.OWNER_LABEL: self.owner})
+                                     {leftovers.OWNER_LABEL: self.owner}, prepared.dirs)
         finally:
             prepared.close()
             if temp:   # the step's container is gone: so is the image it ran in (its layers stay)

@@ -26,11 +26,14 @@ _KINDS = {stat.S_IFREG: FILE, stat.S_IFDIR: DIR, stat.S_IFLNK: SYMLINK, stat.S_I
 
 
 class Entry:
-    """One file of the new layer: its name in the image and where it comes from."""
-    __slots__ = ("name", "path", "st", "archive")
+    """One file of the new layer: its name in the image and where it comes
+    from. `top`: the directory a directory source's content goes into
+    (docker's --chmod leaves its mode alone)."""
+    __slots__ = ("name", "path", "st", "archive", "top")
 
-    def __init__(self, name: str, path: str | None, st: os.stat_result | None, archive: bool = False):
-        self.name, self.path, self.st, self.archive = name, path, st, archive
+    def __init__(self, name: str, path: str | None, st: os.stat_result | None, archive: bool = False,
+                 top: bool = False):
+        self.name, self.path, self.st, self.archive, self.top = name, path, st, archive, top
 
 
 def destination(dest: str, workdir: str) -> tuple[str, bool]:
@@ -56,7 +59,7 @@ def plan(tree, patterns: list[str], dest: str, workdir: str, lower, unpack_archi
     entries: list[Entry] = []
     for src in sources:
         if src.is_dir:
-            entries.append(Entry(dest_path, src.path, src.st))
+            entries.append(Entry(dest_path, src.path, src.st, top=True))
             entries += [Entry(posixpath.join(dest_path, below), path, st) for below, path, st in tree.walk(src)]
         elif unpack_archives and _is_archive(src.path):
             entries.append(Entry(dest_path, src.path, src.st, archive=True))
@@ -129,7 +132,7 @@ def nodes(entries: list[Entry], owner: tuple[int, int] | None, chmod: int | None
         kind = _KINDS.get(stat.S_IFMT(e.st.st_mode))
         if kind is None:
             continue   # a socket or a device in the context: docker skips it too
-        mode = stat.S_IMODE(e.st.st_mode) if chmod is None or kind == SYMLINK else chmod
+        mode = stat.S_IMODE(e.st.st_mode) if chmod is None or kind == SYMLINK or e.top else chmod
         node = Node(name, kind, mode, uid, gid, e.st.st_mtime_ns)
         if kind == FILE:
             node.size = e.st.st_size

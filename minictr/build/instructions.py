@@ -62,7 +62,8 @@ def expose(config: dict, ports: list[str], where: tuple[str, int]) -> dict:
         lo, dash, hi = port.partition("-")
         if not _port(lo) or (dash and (not _port(hi) or int(hi) < int(lo))) or proto not in ("tcp", "udp", "sctp"):
             raise DockerfileError(*where, f"EXPOSE: invalid port {word!r}")
-        exposed[f"{port}/{proto}"] = {}
+        for number in range(int(lo), int(hi or lo) + 1):   # docker lists each port of a range
+            exposed[f"{number}/{proto}"] = {}
     config["ExposedPorts"] = exposed
     return config
 

@@ -96,6 +96,7 @@ class Prepared:
     def __init__(self, scratch: str):
         self.mounts: list[dict] = []
         self.env: list[str] = []
+        self.dirs: list[str] = []      # mount points the layer keeps (empty), as BuildKit
         self._scratch = scratch
         self._private: str | None = None
 
@@ -125,6 +126,7 @@ def prepare(mounts: list[RunMount], prepared: Prepared, cache_root: str, secrets
                 os.chown(path, m.uid, m.gid)
             prepared.mounts.append({"destination": m.target, "type": "bind", "source": path,
                                     "options": ["rbind", "rw", "rprivate"]})
+            prepared.dirs.append(m.target)
         elif m.type == "bind":
             if m.readwrite:
                 raise BuildError("--mount=type=bind,rw (writes thrown away after the step) is not supported yet")
@@ -136,9 +138,12 @@ def prepare(mounts: list[RunMount], prepared: Prepared, cache_root: str, secrets
                 raise BuildError(f"--mount source {m.source!r}: not found")
             prepared.mounts.append({"destination": m.target, "type": "bind", "source": source,
                                     "options": ["rbind", "ro", "rprivate"]})
+            if os.path.isdir(source):
+                prepared.dirs.append(m.target)
         elif m.type == "tmpfs":
             options = ["nosuid", "nodev"] + ([f"size={m.size}"] if m.size else [])
             prepared.mounts.append({"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": options})
+            prepared.dirs.append(m.target)
         else:   # secret
             value = secrets.get(m.id)
             if value is None:

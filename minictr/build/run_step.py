@@ -6,6 +6,8 @@ them) as one new layer: `commit`'s layer, without commit's image. The
 container goes whatever happens."""
 from __future__ import annotations
 
+import itertools
+
 from minictr.build.errors import BuildError
 from minictr.engine import diff as _diff
 from minictr.engine import status
@@ -25,7 +27,7 @@ class RunFailed(BuildError):
 
 def run(engine, image_id: str, parent_chain_id: str | None, argv: list[str], env: list[str], workdir: str,
         user: str, network: str, add_hosts: list, emit, mounts: list[dict] = (), rewrite=None,
-        labels: dict | None = None):
+        labels: dict | None = None, keep_dirs: list[str] = ()):
     """The layer the command made (None if it changed no file). `emit(text)`
     gets each piece of output as it comes; `mounts`: OCI mounts for the
     step only (RUN --mount), never in the layer."""
@@ -46,10 +48,11 @@ def run(engine, image_id: str, parent_chain_id: str | None, argv: list[str], env
         if code != 0:
             raise RunFailed(code, tail)
         changes = _diff.entries(engine, rec)
-        if not changes:
+        extra = _mount_point_nodes(engine, rec, keep_dirs, {e.path for e in changes})
+        if not changes and not extra:
             return None
         with LayerWriter(engine.images, parent_chain_id, what="RUN layer") as layer:
-            nodes = layer_nodes(engine, rec, changes)
+            nodes = itertools.chain(extra, layer_nodes(engine, rec, changes))
             write_tar(rewrite(nodes) if rewrite else nodes, layer)
             layer.finish()
             return layer.commit()
@@ -58,6 +61,19 @@ def run(engine, image_id: str, parent_chain_id: str | None, argv: list[str], env
             engine.remove(engine.records.get(rec.id), force=True)
         except EngineError:
             pass   # gone already
+
+
+def _mount_point_nodes(engine, rec, keep_dirs, changed: set[str]) -> list:
+    """The directories made for RUN --mount targets stay in the layer, empty,
+    as BuildKit leaves them (their content never does)."""
+    if not keep_dirs:
+        return []
+    import time
+    from minictr.build import copy_step
+    lower = _diff.LowerView(_diff.lower_layers(engine, rec))
+    wanted = [copy_step.Entry(d, None, None) for d in keep_dirs if lower.lstat(d) is None]
+    entries = [e for e in copy_step.with_parents(wanted, lower) if e.name not in changed]
+    return list(copy_step.nodes(entries, None, None, time.time_ns()))
 
 
 def _stopped(engine, rec) -> bool:

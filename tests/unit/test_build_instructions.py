@@ -31,7 +31,7 @@ def test_workdir_is_relative_to_the_last_one():
     assert ins.workdir(ins.workdir({}, "/app"), "src/../lib")["WorkingDir"] == "/app/lib"
 
 
-@pytest.mark.parametrize("ports, keys", [(["80"], ["80/tcp"]), (["53/UDP", "8000-8010"], ["53/udp", "8000-8010/tcp"])])
+@pytest.mark.parametrize("ports, keys", [(["80"], ["80/tcp"]), (["53/UDP", "8000-8002"], ["53/udp", "8000/tcp", "8001/tcp", "8002/tcp"])])
 def test_expose(ports, keys):
     assert sorted(ins.expose({}, ports, WHERE)["ExposedPorts"]) == sorted(keys)
 
