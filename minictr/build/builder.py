@@ -285,7 +285,10 @@ class Builder:
         declared = [f"{n}={ctx.args[n]}" if n in ctx.args else n for n, _ in self._arg_pairs(ins, self._env(ctx))]
         created_by = "ARG " + " ".join(declared)   # BuildKit keeps an ARG in the history, as an empty layer
         config = ctx.state.config
-        key = chain_key(ctx.state.key, created_by + "\n" + json.dumps(sorted(ctx.args.items())))
+        # the names only: a step that uses a value has it in its own key (RUN's
+        # environment, an expanded ENV or COPY), so a changed value rebuilds
+        # only from where it is used, as docker's cache does
+        key = chain_key(ctx.state.key, "ARG " + " ".join(n for n, _ in self._arg_pairs(ins, self._env(ctx))))
         hit = self._cached(ctx, key)
         self._finish(ctx, key, config, created_by, None, created=hit[1] if hit else None)
         self.progress.cached() if hit else self.progress.done()

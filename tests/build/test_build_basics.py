@@ -187,3 +187,21 @@ def test_malformed_dockerfiles_name_the_line(mc, context, dockerfile, message):
     res = mc("build", "--pull", "never", str(ctx), timeout=120)
     assert res.returncode != 0 and message in res.stderr, res.stderr
     assert not mc("ps", "-aq").stdout.strip()
+
+
+def test_a_changed_build_arg_rebuilds_only_from_where_it_is_used(mc, context):
+    ctx = context("FROM busybox\nARG V=1\nCOPY f /f\nRUN echo no-arg > /plain\nRUN echo $V > /v\nENV X=1\n",
+                  {"f": "f\n"})
+    assert mc("build", "--network", "none", "--build-arg", "V=1", "-t", "argcache:1", str(ctx),
+              timeout=300).returncode == 0
+    res = mc("build", "--network", "none", "--build-arg", "V=2", "-t", "argcache:2", str(ctx), timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.splitlines()
+
+    def cached(step: str) -> bool:
+        n = next(line.split()[0] for line in lines if step in line)
+        return f"{n} CACHED" in lines
+    # every RUN after an ARG has the ARG in its environment (docker's rule); COPY does not
+    assert cached("COPY f /f") and cached("ARG V=1")
+    assert not cached("RUN echo $V") and not cached("ENV X=1")
+    assert mc("run", "--rm", "--network", "none", "argcache:2", "cat", "/v", check=True).stdout == "2\n"
