@@ -205,3 +205,17 @@ def test_a_changed_build_arg_rebuilds_only_from_where_it_is_used(mc, context):
     assert cached("COPY f /f") and cached("ARG V=1")
     assert not cached("RUN echo $V") and not cached("ENV X=1")
     assert mc("run", "--rm", "--network", "none", "argcache:2", "cat", "/v", check=True).stdout == "2\n"
+
+
+def test_outputs_docker_archive_and_local_dir(mc, context, tmp_path):
+    ctx = context("FROM busybox\nRUN echo out > /out.txt\n")
+    archive, local = tmp_path / "img.tar", tmp_path / "rootfs"
+    res = mc("build", "--network", "none", "-o", f"type=docker,dest={archive}", "-o", str(local), str(ctx),
+             timeout=300)
+    assert res.returncode == 0, res.stderr
+    import tarfile
+    with tarfile.open(archive) as tar:
+        assert "manifest.json" in tar.getnames()
+    assert (local / "out.txt").read_text() == "out\n" and (local / "bin" / "busybox").exists()
+    bad = mc("build", "-o", "type=nonsense,dest=x", str(ctx), timeout=60)
+    assert bad.returncode != 0 and "type must be docker, oci or local" in bad.stderr

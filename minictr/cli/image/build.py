@@ -19,12 +19,14 @@ import click
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet"]), default="auto",
               help="Set type of progress output")
 @click.option("--iidfile", default="", help="Write the image ID to the file")
+@click.option("-o", "--output", "outputs", multiple=True,
+              help="Output destination (type=docker|oci,dest=FILE; type=local,dest=DIR; DIR)")
 @click.option("--platform", default="", help="Set the target platform for the build (this host's only)")
 @click.option("--pull", "pull_policy", type=click.Choice(["missing", "always", "never"]), default="missing",
               help="Pull the base images: missing ones (default), always, never")
 @click.pass_obj
 def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_filter, network, add_hosts, labels,
-          secrets, quiet, progress, iidfile, platform, pull_policy) -> None:
+          secrets, quiet, progress, iidfile, outputs, platform, pull_policy) -> None:
     """Build an image from a Dockerfile."""
     import os
 
@@ -71,7 +73,14 @@ def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_fi
         import sys
         text = sys.stdin.read()
         opts.dockerfile = ""
+    from minictr.build import output as build_output
+    exports = [build_output.parse(o) for o in outputs]   # refused before anything is built
     image_id = build_image(ctx.engine, opts, dockerfile_text=text)
+    for kind, dest in exports:
+        import tempfile
+        os.makedirs(os.path.join(ctx.engine.root, "tmp"), mode=0o700, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=os.path.join(ctx.engine.root, "tmp")) as scratch:
+            build_output.write(ctx.engine.images, image_id, kind, dest, scratch)
     if iidfile:
         with open(iidfile, "w") as f:
             f.write(image_id)
