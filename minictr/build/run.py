@@ -1,6 +1,7 @@
-"""One build, end to end: read the Dockerfile (from the context, another
-path, or stdin's text), parse it, open the context with its .dockerignore
-rules, and build. What the CLI calls; a test can call it without click."""
+"""One build, end to end: the context (a directory; a tar file; `-`, stdin:
+a tar, or a Dockerfile with no context), the Dockerfile (in the context,
+another path, `-f -`), its .dockerignore rules, the build, then the
+--output exports. What the CLI calls; a test can call it without click."""
 from __future__ import annotations
 
 import os
@@ -12,8 +13,43 @@ from minictr.build.options import BuildOptions
 from minictr.build.progress import Progress
 
 
-def build_image(engine, opts: BuildOptions, dockerfile_text: str | None = None) -> str:
-    """The built image's ID. `dockerfile_text`: the Dockerfile itself (`-f -`)."""
+def build_image(engine, opts: BuildOptions, stdin=None, outputs: list[str] = ()) -> str:
+    """The built image's ID. `stdin`: a binary stream for `-` (the context
+    or `-f -`); `outputs`: --output values, checked before anything is built."""
+    import tempfile
+    from minictr.build import context_tar, output
+    exports = [output.parse(o) for o in outputs]
+    text = None
+    if opts.dockerfile == "-":
+        text = _decode(stdin.read() if stdin is not None else b"", "the Dockerfile on stdin")
+        opts.dockerfile = ""
+    scratch = os.path.join(engine.root, "tmp")
+    os.makedirs(scratch, mode=0o700, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="context-") as unpacked:
+        if opts.context == "-" or os.path.isfile(opts.context):
+            if opts.context == "-":
+                data = stdin.read() if stdin is not None and text is None else b""
+            else:
+                with open(opts.context, "rb") as f:
+                    data = f.read()
+            from_stdin = context_tar.unpack(data, unpacked) if data else None
+            text = from_stdin if from_stdin is not None else text
+            opts.context = unpacked
+        image_id = _build(engine, opts, text)
+    for kind, dest in exports:
+        with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+            output.write(engine.images, image_id, kind, dest, tmp)
+    return image_id
+
+
+def _decode(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BuildError(f"{what}: not UTF-8 text (byte {e.start})") from None
+
+
+def _build(engine, opts: BuildOptions, dockerfile_text: str | None) -> str:
     from minictr.build import dockerfile, dockerignore
     if opts.progress is None:
         opts.progress = Progress(quiet=True)
@@ -29,10 +65,7 @@ def build_image(engine, opts: BuildOptions, dockerfile_text: str | None = None) 
             raise BuildError(f"failed to read dockerfile: open {path}: no such file or directory") from None
         except OSError as e:
             raise BuildError(f"failed to read dockerfile: {path}: {e.strerror}") from None
-        try:
-            dockerfile_text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise BuildError(f"{path}: not UTF-8 text (byte {e.start})") from None
+        dockerfile_text = _decode(data, path)
         shown = os.path.relpath(path, context) if _inside(path, context) else path
     else:
         shown = "Dockerfile"

@@ -219,3 +219,33 @@ def test_outputs_docker_archive_and_local_dir(mc, context, tmp_path):
     assert (local / "out.txt").read_text() == "out\n" and (local / "bin" / "busybox").exists()
     bad = mc("build", "-o", "type=nonsense,dest=x", str(ctx), timeout=60)
     assert bad.returncode != 0 and "type must be docker, oci or local" in bad.stderr
+
+
+def test_a_context_from_a_tar_on_stdin_and_a_dockerfile_on_stdin(mc, context, tmp_path):
+    import io
+    import subprocess
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in (("Dockerfile", "FROM busybox\nCOPY data /data\nCMD [\"cat\", \"/data\"]\n"),
+                           ("data", "from the tar\n")):
+            raw = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+    res = subprocess.run([str(mc.venv_minictr), "build", "--network", "none", "-t", "stdin:tar", "-"],
+                         input=buf.getvalue(), env=mc.env, capture_output=True, timeout=300)
+    assert res.returncode == 0, res.stderr.decode()
+    assert mc("run", "--rm", "--network", "none", "stdin:tar", check=True).stdout == "from the tar\n"
+    res = subprocess.run([str(mc.venv_minictr), "build", "--network", "none", "-t", "stdin:df", "-"],
+                         input=b"FROM busybox\nRUN echo no context > /x\n", env=mc.env, capture_output=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr.decode()
+    bad = io.BytesIO()
+    with tarfile.open(fileobj=bad, mode="w") as tar:
+        info = tarfile.TarInfo("../escape")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    res = subprocess.run([str(mc.venv_minictr), "build", "-"], input=bad.getvalue(), env=mc.env,
+                         capture_output=True, timeout=60)
+    assert res.returncode != 0 and b"'..'" in res.stderr

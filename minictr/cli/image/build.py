@@ -68,19 +68,8 @@ def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_fi
         labels=options.parse_labels(list(labels)), secrets=dict(_secret(s) for s in secrets),
         pull=puller(ctx, None, pull_policy), source_date_epoch=int(epoch_text) if epoch_text else None,
         progress=Progress(ctx.stderr, quiet=quiet))
-    text = None
-    if dockerfile == "-":   # -f -: the Dockerfile on stdin
-        import sys
-        text = sys.stdin.read()
-        opts.dockerfile = ""
-    from minictr.build import output as build_output
-    exports = [build_output.parse(o) for o in outputs]   # refused before anything is built
-    image_id = build_image(ctx.engine, opts, dockerfile_text=text)
-    for kind, dest in exports:
-        import tempfile
-        os.makedirs(os.path.join(ctx.engine.root, "tmp"), mode=0o700, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=os.path.join(ctx.engine.root, "tmp")) as scratch:
-            build_output.write(ctx.engine.images, image_id, kind, dest, scratch)
+    import sys
+    image_id = build_image(ctx.engine, opts, stdin=sys.stdin.buffer, outputs=list(outputs))
     if iidfile:
         with open(iidfile, "w") as f:
             f.write(image_id)
