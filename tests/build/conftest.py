@@ -1,32 +1,21 @@
 """Build tests: `minictr build` as a user runs it, as root against the real
 kernel, with a private engine root per module (busybox loaded from the
 real Docker Hub layout), each RUN step in a real container."""
-import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support.bundles import BUSYBOX_LAYOUT  # noqa: E402
-from support.engine_env import EngineEnv  # noqa: E402
+from support.engine_env import module_engine  # noqa: E402
 
 pytestmark = pytest.mark.root
 
 
 @pytest.fixture(scope="module")
 def mc(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("building runs containers: it needs root (namespaces, overlayfs, cgroups)")
-    if not BUSYBOX_LAYOUT.exists():
-        pytest.skip(f"busybox layout missing: {BUSYBOX_LAYOUT}")
-    env = EngineEnv(tmp_path_factory.mktemp("build"))
-    env.load_busybox()
-    yield env
-    left = env.teardown()
-    shutil.rmtree(env.workdir, ignore_errors=True)
-    assert not left, f"left mounted: {left}"
+    yield from module_engine(tmp_path_factory, "build",
+                             "building runs containers: it needs root (namespaces, overlayfs, cgroups)")
 
 
 @pytest.fixture

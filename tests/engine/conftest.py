@@ -2,32 +2,20 @@
 real kernel, with a private root per module (busybox loaded from the real
 Docker Hub layout). Each test removes its containers; the module's
 teardown checks nothing is left mounted."""
-import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support.bundles import BUSYBOX_LAYOUT  # noqa: E402
-from support.engine_env import EngineEnv  # noqa: E402
+from support.engine_env import module_engine  # noqa: E402
 
 pytestmark = pytest.mark.root
 
 
 @pytest.fixture(scope="module")
 def mc(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("the engine needs root (namespaces, overlayfs, cgroups)")
-    if not BUSYBOX_LAYOUT.exists():
-        pytest.skip(f"busybox layout missing: {BUSYBOX_LAYOUT}")
-    env = EngineEnv(tmp_path_factory.mktemp("engine"))
-    env.load_busybox()
-    yield env
-    left = env.teardown()
-    shutil.rmtree(env.workdir, ignore_errors=True)
-    assert not left, f"left mounted: {left}"
+    yield from module_engine(tmp_path_factory, "engine")
 
 
 @pytest.fixture(autouse=True)

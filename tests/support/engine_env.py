@@ -78,3 +78,22 @@ class EngineEnv(MinictrCLI):
         subprocess.run([sys.executable, str(teardown), str(self.root)], capture_output=True,
                        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+
+
+def module_engine(tmp_path_factory, name: str, why: str = "the engine needs root (namespaces, overlayfs, cgroups)"):
+    """The body of a module-scoped `mc` fixture: an EngineEnv with busybox
+    loaded, torn down after the module (nothing may be left mounted)."""
+    import shutil
+
+    import pytest
+    from support.bundles import BUSYBOX_LAYOUT as layout
+    if os.geteuid() != 0:
+        pytest.skip(why)
+    if not layout.exists():
+        pytest.skip(f"busybox layout missing: {layout}")
+    env = EngineEnv(tmp_path_factory.mktemp(name))
+    env.load_busybox()
+    yield env
+    left = env.teardown()
+    shutil.rmtree(env.workdir, ignore_errors=True)
+    assert not left, f"left mounted: {left}"
