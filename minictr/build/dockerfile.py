@@ -10,29 +10,17 @@ import difflib
 import json
 import re
 
-from minictr.build.errors import DockerfileError
-from minictr.build.expand import GO_SPACE, LexError, check, lex
+from minictr.build import dockerfile_words as word_rules
+from minictr.build.dockerfile_words import FLAGS, HEREDOC, shown  # noqa: F401 (FLAGS: part of this interface)
+from minictr.build.dockerfile_lines import Reader
+from minictr.build.expand import GO_SPACE, check
 from minictr.records import dataclass
 
 KEYWORDS = ("ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
             "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR")
-# flags each instruction accepts (BuildKit's BFlags): s = string, b = bool, m = repeatable
-FLAGS = {
-    "FROM": {"platform": "s"},
-    "RUN": {"mount": "m", "network": "s", "security": "s"},
-    "COPY": {"from": "s", "chown": "s", "chmod": "s", "link": "b", "parents": "b", "exclude": "m"},
-    "ADD": {"chown": "s", "chmod": "s", "link": "b", "keep-git-dir": "b", "checksum": "s", "exclude": "m",
-            "unpack": "b"},
-    "HEALTHCHECK": {"interval": "s", "timeout": "s", "start-period": "s", "start-interval": "s", "retries": "s"},
-}
 _JSON_FORM = ("ADD", "CMD", "COPY", "ENTRYPOINT", "RUN", "SHELL", "VOLUME")
 _SPLIT = re.compile(r"[\t\v\f\r ]+")                  # Go's reWhitespace: not \n, not unicode spaces
-_DIRECTIVE = re.compile(r"#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\Z")
-_HEREDOC = re.compile(r"([0-9]*)<<(-?)([^<]*)")
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*\Z")
-_MAX_LINE = 64 * 1024                                 # bufio.Scanner's token limit, newline included
-_NOT_JSON = object()                                  # NaN, Infinity: not JSON to Go
-_DECODER = json.JSONDecoder(parse_constant=lambda name: _NOT_JSON)
 
 
 @dataclass(frozen=True)
@@ -75,209 +63,21 @@ class Dockerfile:
     warnings: tuple = ()  # "path:line: text" lines docker would print as warnings
 
 
-class _Reader:
-    """Physical lines, each with its newline, numbered from `first`; the
-    directive state; the escape character and the continuation rule it sets."""
-
-    def __init__(self, text: str, path: str, first: int = 1):
-        if text.startswith("\ufeff"):
-            text = text[1:]
-        self.lines = text.split("\n")
-        self.final_newline = self.lines[-1] == ""
-        if self.final_newline:
-            self.lines.pop()
-        self.path, self.first, self.i = path, first, 0
-        self.directives: dict = {}
-        self.directives_done = False
-        self.set_escape("\\")
-
-    def set_escape(self, escape: str) -> None:
-        e = re.escape(escape)
-        self.escape = escape
-        self.continuation = re.compile(rf"([^{e}]){e}[ \t]*\Z|^{e}[ \t]*\Z")
-
-    @property
-    def line(self) -> int:
-        return self.first + self.i - 1
-
-    def error(self, line: int, message: str) -> DockerfileError:
-        return DockerfileError(self.path, line, message)
-
-    def take(self) -> str | None:
-        if self.i >= len(self.lines):
-            return None
-        raw = self.lines[self.i] + ("\n" if self.i + 1 < len(self.lines) or self.final_newline else "")
-        self.i += 1
-        if len(raw) * 4 > _MAX_LINE and len(raw.encode("utf-8", "surrogatepass")) > _MAX_LINE:
-            raise self.error(self.line, f"dockerfile line greater than max allowed size of {_MAX_LINE - 1}")
-        return raw
-
-    def directive(self, token: str) -> None:
-        if self.directives_done:
-            return
-        m = _DIRECTIVE.match(token)
-        name = m.group(1).lower() if m else ""
-        if name not in ("escape", "syntax", "check"):
-            self.directives_done = True
-            return
-        if name in self.directives:
-            raise self.error(self.line, f"only one {name} parser directive can be used")
-        if name == "escape":
-            if m.group(2) not in ("\\", "`"):
-                raise self.error(self.line, f"invalid escape token '{m.group(2)}' does not match ` or \\")
-            self.set_escape(m.group(2))
-        self.directives[name] = m.group(2)
-
-    def trim(self, line: str) -> tuple[str, bool]:
-        """The line without its continuation character; True when it ends there."""
-        m = self.continuation.search(line)
-        return (line, True) if m is None else (line[:m.start()] + (m.group(1) or ""), False)
-
-    def logical(self):
-        """The next instruction's joined line: (line, start, had an empty continuation)."""
-        while (raw := self.take()) is not None:
-            token = raw.rstrip("\r\n").lstrip(GO_SPACE)
-            self.directive(token)
-            line, done = self.trim("" if token.startswith("#") else token)
-            if done and not line:
-                continue
-            start, parts, empty = self.line, [line], False
-            while not done and (raw := self.take()) is not None:
-                text = raw.rstrip("\r\n")
-                if raw.lstrip(GO_SPACE).startswith("#"):
-                    continue
-                if not text.strip(GO_SPACE):
-                    empty = True
-                    continue
-                text, done = self.trim(text)
-                parts.append(text)
-            return "".join(parts), start, empty
-        return None
-
-    def heredoc_body(self, name: str, chomp: bool, start: int) -> str:
-        body = []
-        while (raw := self.take()) is not None:
-            candidate = raw.rstrip("\r\n")
-            if (candidate.lstrip("\t") if chomp else candidate) == name:
-                return "".join(body)
-            body.append(raw)
-        raise self.error(start, "unterminated heredoc")
-
-
-def _extract_flags(line: str) -> tuple[str, list[str]]:
-    """The leading --flags (quotes and backslashes removed) and the rest, as
-    BuildKit's extractBuilderFlags splits them."""
-    words, word, quote, blank_ok, i, n = [], "", "", False, 0, len(line)
-    while i < n:
-        ch = line[i]
-        if not quote and not word and not blank_ok:
-            if ch in GO_SPACE:
-                i += 1
-                continue
-            if not line.startswith("--", i):
-                return line[i:], words
-        if not quote and ch in GO_SPACE:
-            if word == "--":
-                return line[i:], words
-            words.append(word)
-            word, blank_ok, i = "", False, i + 1
-            continue
-        if ch == quote:
-            quote, i = "", i + 1
-            continue
-        if not quote and ch in "'\"":
-            quote, blank_ok, i = ch, True, i + 1
-            continue
-        if ch == "\\":
-            if i + 1 == n:
-                break
-            i += 1
-            ch = line[i]
-        word += ch
-        i += 1
-    if word != "--" and (blank_ok or word):
-        words.append(word)
-    return "", words
-
-
-def _flags(keyword: str, words: list[str], error) -> tuple:
-    known, out, seen = FLAGS.get(keyword, {}), [], set()
-    for word in words:
-        name, eq, value = word[2:].partition("=")
-        kind = known.get(name)
-        if kind is None:
-            hint = difflib.get_close_matches(name, list(known), 1)
-            raise error(f"unknown flag: {_shown(name)}" + (f" (did you mean {hint[0]}?)" if hint else ""))
-        if name in seen and kind != "m":
-            raise error(f"duplicate flag specified: {name}")
-        seen.add(name)
-        if (kind != "b" and not eq) or (kind == "b" and eq and not value):
-            raise error(f"missing a value on flag: {name}")
-        if kind == "b" and value.lower() not in ("", "true", "false"):
-            raise error(f"expecting boolean value for flag {name}, not: {_shown(value)}")
-        out.append((name, value))
-    return tuple(out)
-
-
-def _json_array(rest: str, error) -> tuple | None:
-    """The exec form's strings, or None for the shell form. A JSON array that
-    holds a non-string is an error (as docker); one cut off inside a string or
-    before its `]` is an error here too (docker would run it as shell text)."""
-    rest = rest.lstrip(GO_SPACE)
-    if not rest.startswith("["):
-        return None
-    try:
-        value, _ = _DECODER.raw_decode(rest)     # what follows the array is ignored, as docker does
-    except json.JSONDecodeError as e:
-        if e.msg.startswith("Unterminated string") or e.pos >= len(rest.rstrip(GO_SPACE)):
-            raise error("unterminated JSON array (exec form): " + _shown(rest)) from None
-        return None
-    except RecursionError:
-        value = [None]
-    if any(v is _NOT_JSON for v in value):
-        return None
-    if not all(isinstance(v, str) for v in value):
-        raise error("when using JSON array syntax, arrays must be comprised of strings only")
-    return tuple(value)
-
-
-def _heredocs(line: str, error) -> list[tuple[str, bool, bool]]:
-    """(name, expand, chomp) for each <<WORD in the line, as BuildKit finds them."""
-    try:
-        words = lex(line, {}, "\\", raw_quotes=True, raw_escapes=True, skip_unset=True)[1]
-    except LexError:
-        return []
-    found = []
-    for word in words:
-        m = _HEREDOC.fullmatch(word)
-        if not m or not m.group(3):
-            continue
-        try:
-            plain = lex(m.group(3), {}, "\\", skip_unset=True)[1]
-            raw = lex(m.group(3), {}, "\\", raw_quotes=True, skip_unset=True)[1]
-        except LexError as e:
-            raise error(str(e)) from None
-        if len(plain) == 1 and len(raw) == 1:
-            quotes = sum(map(raw[0].count, "'\"")) - sum(map(plain[0].count, "'\""))
-            found.append((plain[0], quotes == 0, m.group(2) == "-"))
-    return found
-
-
 def _node(line: str, error) -> tuple[str, str, list[str], str, tuple | None]:
     """(word, KEYWORD, flag words, args, exec-form strings) of a joined line,
     as BuildKit's splitCommand and its line parsers read it."""
     parts = _SPLIT.split(line.strip(GO_SPACE), 1)
-    rest, flag_words = _extract_flags(parts[1] if len(parts) > 1 else "")
+    rest, flag_words = word_rules.extract_flags(parts[1] if len(parts) > 1 else "")
     keyword, args = parts[0].upper(), rest.strip(GO_SPACE)
     json_args = None
     if keyword in _JSON_FORM:
-        json_args = _json_array(args, error)
+        json_args = word_rules.json_array(args, error)
     elif keyword == "HEALTHCHECK":
-        json_args = _json_array(args[len(_SPLIT.split(args, 1)[0]):], error)
+        json_args = word_rules.json_array(args[len(_SPLIT.split(args, 1)[0]):], error)
     return parts[0], keyword, flag_words, args, json_args
 
 
-def _instruction(line: str, start: int, reader: _Reader) -> Instruction:
+def _instruction(line: str, start: int, reader: Reader) -> Instruction:
     """One joined line (and the heredoc bodies after it) as an Instruction."""
     def error(message):
         return reader.error(start, message)
@@ -285,20 +85,20 @@ def _instruction(line: str, start: int, reader: _Reader) -> Instruction:
     word, keyword, flag_words, args, json_args = _node(line, error)
     if keyword not in KEYWORDS:
         hint = difflib.get_close_matches(keyword, KEYWORDS, 1)
-        raise error(f"unknown instruction: {_shown(word)}" + (f" (did you mean {hint[0]}?)" if hint else ""))
+        raise error(f"unknown instruction: {shown(word)}" + (f" (did you mean {hint[0]}?)" if hint else ""))
     inner, inner_json = keyword, json_args
     if keyword == "ONBUILD" and args:
         _, inner, _, _, inner_json = _node(args, error)
     heredocs = []
     if inner in ("RUN", "COPY", "ADD") and inner_json is None and "<<" in line:
-        for name, expand, chomp in _heredocs(line, error):
+        for name, expand, chomp in word_rules.heredocs(line, error):
             body = reader.heredoc_body(name, chomp, start)
             heredocs.append(Heredoc(name, re.sub(r"(?m)^\t+", "", body) if chomp else body, expand, chomp))
     if keyword == "STOPSIGNAL" or (keyword == "HEALTHCHECK" and _SPLIT.split(args, 1)[0].upper() == "NONE"):
         # docker never checks these flags: kept as written
         flags = tuple((w[2:].partition("=")[0], w[2:].partition("=")[2]) for w in flag_words)
     else:
-        flags = _flags(keyword, flag_words, error)
+        flags = word_rules.flags(keyword, flag_words, error)
     ins = Instruction(keyword, flags, args, json_args, tuple(heredocs), start, reader.line, line)
     _check(ins, reader.escape, reader.path, error)
     return ins
@@ -321,12 +121,12 @@ def _check(ins: Instruction, escape: str, path: str, error) -> None:
     if kw in ("ADD", "COPY") and len(words) < 2:
         raise error(f"{kw} requires at least two arguments, but only one was provided. "
                     "Destination could not be determined")
-    if kw in ("ADD", "COPY") and (m := _HEREDOC.fullmatch(words[-1])) and m.group(3):
+    if kw in ("ADD", "COPY") and (m := HEREDOC.fullmatch(words[-1])) and m.group(3):
         raise error(f"{kw} cannot accept a heredoc as a destination")
     if kw == "FROM" and not (len(words) == 1 or (len(words) == 3 and words[1].lower() == "as")):
         raise error("FROM requires either one or three arguments")
     if kw == "FROM" and len(words) == 3 and not _STAGE_NAME.match(words[2].lower()):
-        raise error(f"invalid name for build stage: {_shown(words[2])!r}, "
+        raise error(f"invalid name for build stage: {shown(words[2])!r}, "
                     "name can't start with a number or contain symbols")
     if kw == "SHELL" and not ins.json_args:
         raise error("SHELL requires " + ("at least one argument" if exec_form else
@@ -359,13 +159,13 @@ def _check(ins: Instruction, escape: str, path: str, error) -> None:
 
 def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     """The Dockerfile's stages; DockerfileError(path, line, message) on bad input."""
-    reader = _Reader(text, path)
+    reader = Reader(text, path)
     instructions, warnings = [], []
     while (got := reader.logical()) is not None:
         line, start, empty = got
         ins = _instruction(line, start, reader)
         if empty:
-            warnings.append(f"{path}:{start}: empty continuation line found in: {_shown(line)} "
+            warnings.append(f"{path}:{start}: empty continuation line found in: {shown(line)} "
                             "(empty continuation lines will become errors in a future release)")
         instructions.append(ins)
     if "syntax" in reader.directives:
@@ -398,7 +198,7 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
 def parse_instruction(text: str, path: str = "Dockerfile", line: int = 1, escape: str = "\\") -> Instruction:
     """One instruction (an ONBUILD trigger: its line, then any heredoc
     bodies), its first line numbered `line`."""
-    reader = _Reader(text, path, line)
+    reader = Reader(text, path, line)
     reader.directives_done = True
     reader.set_escape(escape)
     got = reader.logical()
@@ -421,9 +221,3 @@ def split_args(args: str) -> list[str]:
     """Whitespace-separated words as the parser splits COPY/ADD/VOLUME/EXPOSE/
     FROM (quotes not special: each word is expanded on its own later)."""
     return _SPLIT.split(args) if args else []
-
-
-def _shown(text: str, limit: int = 60) -> str:
-    """Text for a one-line message: short, control characters escaped."""
-    text = text if len(text) <= limit else text[:limit] + "..."
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

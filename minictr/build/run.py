@@ -5,6 +5,8 @@ another path, `-f -`), its .dockerignore rules, the build, then the
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 from minictr.build.builder import Builder
 from minictr.build.context import BuildContext
@@ -16,30 +18,37 @@ from minictr.build.progress import Progress
 def build_image(engine, opts: BuildOptions, stdin=None, outputs: list[str] = ()) -> str:
     """The built image's ID. `stdin`: a binary stream for `-` (the context
     or `-f -`); `outputs`: --output values, checked before anything is built."""
-    import tempfile
-    from minictr.build import context_tar, output
+    from minictr.build import context_tar, leftovers, output
     exports = [output.parse(o) for o in outputs]
     text = None
     if opts.dockerfile == "-":
         text = _decode(stdin.read() if stdin is not None else b"", "the Dockerfile on stdin")
         opts.dockerfile = ""
-    scratch = os.path.join(engine.root, "tmp")
-    os.makedirs(scratch, mode=0o700, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch, prefix="context-") as unpacked:
+    # the build's own scratch dir (build/leftovers.py): a killed build's is swept by the next
+    scratch = leftovers.scratch_dir(engine.root, leftovers.owner_tag())
+    try:
         if opts.context == "-" or os.path.isfile(opts.context):
             if opts.context == "-":
                 data = stdin.read() if stdin is not None and text is None else b""
             else:
                 with open(opts.context, "rb") as f:
                     data = f.read()
+            unpacked = os.path.join(scratch, "context")
             from_stdin = context_tar.unpack(data, unpacked) if data else None
             text = from_stdin if from_stdin is not None else text
-            opts.context = unpacked
+            opts.context = unpacked if from_stdin is None else _empty_dir(scratch)
         image_id = _build(engine, opts, text)
-    for kind, dest in exports:
-        with tempfile.TemporaryDirectory(dir=scratch) as tmp:
-            output.write(engine.images, image_id, kind, dest, tmp)
-    return image_id
+        for kind, dest in exports:
+            with tempfile.TemporaryDirectory(dir=_empty_dir(scratch, "export-")) as tmp:
+                output.write(engine.images, image_id, kind, dest, tmp)
+        return image_id
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _empty_dir(scratch: str, prefix: str = "empty-") -> str:
+    os.makedirs(scratch, mode=0o700, exist_ok=True)
+    return tempfile.mkdtemp(prefix=prefix, dir=scratch)
 
 
 def _decode(data: bytes, what: str) -> str:
