@@ -12,22 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import stat
 import time
 
-from minictr.build import copy_step, instructions as ins_mod, leftovers, remote as remote_mod, run_mounts, run_step
-from minictr.build.cache import NO_LAYER, BuildCache
+from minictr.build import instructions as ins_mod, leftovers, run_step
+from minictr.build.cache import BuildCache
+from minictr.build.config_steps import _PREDEFINED_ARGS, ConfigSteps
 from minictr.build.context import BuildContext
+from minictr.build.copy_steps import CopySteps
 from minictr.build.errors import BuildError, DockerfileError
 from minictr.build.options import BuildOptions
+from minictr.build.run_steps import RunSteps
 from minictr.build.state import ImageState, chain_key
 from minictr.build.tree import read_only_tree
-from minictr.engine.diff import LowerView
 from minictr.errors import MinictrError
-from minictr.image.layer_writer import LayerWriter
-from minictr.image.tar_writer import write_tar
 from minictr.state.locks import gc_lock
 
 CONFIG_ONLY = {"ENV", "LABEL", "MAINTAINER", "WORKDIR", "USER", "EXPOSE", "VOLUME", "STOPSIGNAL", "CMD",
@@ -42,7 +40,10 @@ class _Stage:
         self.cmd_set = False    # a CMD of this stage's: an ENTRYPOINT after it keeps it
 
 
-class Builder:
+class Builder(ConfigSteps, RunSteps, CopySteps):
+    """The stages and the order of the steps; the steps themselves are in
+    config_steps.py, run_steps.py and copy_steps.py (mixed in)."""
+
     def __init__(self, engine, dockerfile, opts: BuildOptions, context: BuildContext):
         self.engine = engine
         self.store = engine.images
@@ -253,285 +254,6 @@ class Builder:
         frac = int(round((epoch - secs) * 1e9))
         return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + (f".{frac:09d}".rstrip("0") if frac else "") + "Z"
 
-    # -- ARG -------------------------------------------------------------------
-
-    def _arg_pairs(self, ins, env: dict) -> list[tuple[str, str | None]]:
-        """(name, default or None) of each name an ARG declares, docker's quoting."""
-        from minictr.build.expand import key_values
-        return key_values(ins.args, env, "ARG", self.df.escape, self.df.path, ins.line)
-
-    def _words(self, ctx: _Stage, ins, where) -> list[str]:
-        """COPY/ADD/VOLUME/EXPOSE's words as docker takes them: split on
-        whitespace first, then each one expanded on its own."""
-        from minictr.build.dockerfile import split_args
-        from minictr.build.expand import expand
-        env = self._env(ctx)
-        return [expand(w, env, self.df.escape, *where) for w in split_args(ins.args.strip())]
-
-    def _do_arg(self, ctx: _Stage, ins, where) -> None:
-        meta = self._meta_args()
-        for name, default in self._arg_pairs(ins, self._env(ctx)):
-            if name in self.opts.build_args:
-                value = self.opts.build_args[name]
-                self.used_args.add(name)
-            elif default is None:
-                value = meta.get(name, _PREDEFINED_ARGS.get(name))
-            else:
-                value = default
-            if value is not None:
-                ctx.args[name] = value
-            elif name in ctx.args:
-                del ctx.args[name]
-        declared = [f"{n}={ctx.args[n]}" if n in ctx.args else n for n, _ in self._arg_pairs(ins, self._env(ctx))]
-        created_by = "ARG " + " ".join(declared)   # BuildKit keeps an ARG in the history, as an empty layer
-        config = ctx.state.config
-        # the names only: a step that uses a value has it in its own key (RUN's
-        # environment, an expanded ENV or COPY), so a changed value rebuilds
-        # only from where it is used, as docker's cache does
-        key = chain_key(ctx.state.key, "ARG " + " ".join(n for n, _ in self._arg_pairs(ins, self._env(ctx))))
-        hit = self._cached(ctx, key)
-        self._finish(ctx, key, config, created_by, None, created=hit[1] if hit else None)
-        self.progress.cached() if hit else self.progress.done()
-
-    # -- config-only steps ---------------------------------------------------
-
-    def _config_step(self, ctx: _Stage, ins, where) -> None:
-        from minictr.build.expand import expand, key_values
-        config, env, kw = ctx.state.config, self._env(ctx), ins.keyword
-        author = None
-        shell = list(config.get("Shell") or ins_mod.DEFAULT_SHELL)
-        if kw == "ENV":
-            pairs = key_values(ins.args, env, kw, self.df.escape, *where)
-            config = ins_mod.set_env(config, pairs)
-            created_by = "ENV " + " ".join(f"{k}={v}" for k, v in pairs)
-        elif kw == "LABEL":
-            pairs = key_values(ins.args, env, kw, self.df.escape, *where)
-            config = ins_mod.copy_config(config)
-            config["Labels"] = {**(config.get("Labels") or {}), **dict(pairs)}
-            created_by = "LABEL " + " ".join(f"{k}={v}" for k, v in pairs)
-        elif kw == "MAINTAINER":
-            author = ins.args.strip()   # docker does not expand MAINTAINER
-            created_by = f"MAINTAINER {author}"
-        elif kw == "WORKDIR":
-            config = ins_mod.workdir(config, expand(ins.args.strip(), env, self.df.escape, *where))
-            created_by = f"WORKDIR {config['WorkingDir']}"
-        elif kw == "USER":
-            user = expand(ins.args.strip(), env, self.df.escape, *where)
-            if not user:
-                raise DockerfileError(*where, "USER requires an argument")
-            config = ins_mod.copy_config(config)
-            config["User"] = user
-            created_by = f"USER {user}"
-        elif kw == "EXPOSE":
-            ports = self._words(ctx, ins, where)
-            config = ins_mod.expose(config, ports, where)
-            created_by = "EXPOSE map[" + " ".join(f"{p}:{{}}" for p in sorted(config["ExposedPorts"])) + "]"
-        elif kw == "VOLUME":
-            paths = list(ins.json_args) if ins.json_args is not None else self._words(ctx, ins, where)
-            config = ins_mod.volumes(config, paths, where)
-            created_by = "VOLUME " + json.dumps(paths)
-        elif kw == "STOPSIGNAL":
-            config = ins_mod.copy_config(config)
-            config["StopSignal"] = expand(ins.args.strip(), env, self.df.escape, *where)
-            created_by = f"STOPSIGNAL {config['StopSignal']}"
-        elif kw in ("CMD", "ENTRYPOINT"):
-            argv = ins_mod.command(ins, shell)
-            config = ins_mod.copy_config(config)
-            config["Cmd" if kw == "CMD" else "Entrypoint"] = argv
-            if kw == "ENTRYPOINT" and not ctx.cmd_set:
-                config.pop("Cmd", None)   # an ENTRYPOINT resets the base image's CMD, as docker
-            created_by = f"{kw} {_go_quoted(argv)}"
-        elif kw == "SHELL":
-            if ins.json_args is None or not ins.json_args:
-                raise DockerfileError(*where, "SHELL requires the arguments to be in JSON form")
-            config = ins_mod.copy_config(config)
-            config["Shell"] = list(ins.json_args)
-            created_by = f"SHELL {_go_quoted(list(ins.json_args))}"
-        elif kw == "HEALTHCHECK":
-            config = ins_mod.healthcheck(config, ins, dict(ins.flags), shell, where)
-            created_by = f"HEALTHCHECK &{{{config['Healthcheck']['Test']}}}"
-        elif kw == "ONBUILD":
-            from minictr.build.dockerfile import onbuild_trigger
-            inner = onbuild_trigger(ins).strip()
-            word = inner.split(None, 1)[0].upper() if inner else ""
-            if word in ("ONBUILD", "FROM", "MAINTAINER") or not word:
-                raise DockerfileError(*where, f"ONBUILD: {word or 'an instruction'} isn't allowed as an ONBUILD trigger")
-            config = ins_mod.copy_config(config)
-            config["OnBuild"] = list(config.get("OnBuild") or []) + [inner]
-            created_by = f"ONBUILD {inner}"
-        else:   # pragma: no cover - CONFIG_ONLY lists these
-            raise DockerfileError(*where, f"unknown instruction: {kw}")
-        if kw == "CMD":
-            ctx.cmd_set = True
-        config = {k: v for k, v in config.items() if v is not None}
-        if kw == "ONBUILD":   # BuildKit keeps the trigger in the config, with no history entry
-            ctx.state = ctx.state.with_config(config, created_by)
-            self.progress.done()
-            return
-        key = chain_key(ctx.state.key, created_by + "\n" + json.dumps(config, sort_keys=True))
-        hit = self._cached(ctx, key)
-        self._finish(ctx, key, config, created_by, None, author, hit[1] if hit else None)
-        self.progress.cached() if hit else self.progress.done()
-
-    # -- WORKDIR ---------------------------------------------------------------------
-
-    def _do_workdir(self, ctx: _Stage, ins, where) -> None:
-        """The config's WorkingDir, and as BuildKit a layer that makes the
-        directory (and its parents) when the image lacks it."""
-        from minictr.build.expand import expand
-        path = expand(ins.args.strip(), self._env(ctx), self.df.escape, *where)
-        if not path:
-            raise DockerfileError(*where, "WORKDIR requires an argument")
-        config = {k: v for k, v in ins_mod.workdir(ctx.state.config, path).items() if v is not None}
-        created_by = f"WORKDIR {config['WorkingDir']}"
-        key = chain_key(ctx.state.key, created_by + "\n" + json.dumps(config, sort_keys=True))
-        hit = self._cached(ctx, key)
-        if hit:
-            self._finish(ctx, key, config, created_by, None if hit[0] is NO_LAYER else hit[0], created=hit[1])
-            self.progress.cached()
-            return
-        lower = LowerView(self.store.snapshots.lowerdirs(ctx.state.chain_ids))
-        existing = lower.lstat(config["WorkingDir"])
-        layer = None
-        if config["WorkingDir"] != "/" and existing is None:
-            entries = copy_step.with_parents([copy_step.Entry(config["WorkingDir"], None, None)], lower)
-            parent = ctx.state.layers[-1].chain_id if ctx.state.layers else None
-            with LayerWriter(self.store, parent, what="WORKDIR layer") as writer:
-                write_tar(self._clamp(copy_step.nodes(entries, None, None, time.time_ns())), writer)
-                writer.finish()
-                layer = writer.commit()
-        elif existing is not None and not stat.S_ISDIR(existing.st_mode):
-            raise DockerfileError(*where, f"WORKDIR {config['WorkingDir']}: not a directory in the image")
-        self._finish(ctx, key, config, created_by, layer)
-        self.progress.done()
-
-    # -- RUN ---------------------------------------------------------------------
-
-    def _do_run(self, ctx: _Stage, ins, where) -> None:
-        config = ctx.state.config
-        shell = list(config.get("Shell") or ins_mod.DEFAULT_SHELL)
-        mounts = [run_mounts.parse(value) for name, value in ins.flags if name == "mount"]
-        flags = dict((n, v) for n, v in ins.flags if n != "mount")
-        network = flags.pop("network", self.opts.network)
-        if network not in ("bridge", "default", "none", "host"):
-            raise DockerfileError(*where, f"RUN --network={network}: expected default, none or host")
-        network = "bridge" if network == "default" else network
-        if flags:
-            raise DockerfileError(*where, f"RUN --{next(iter(flags))} is not supported yet")
-        argv = _run_argv(ins, shell, where)
-        env = ins_mod.env_of(config)
-        build_args = {k: v for k, v in ctx.args.items() if k not in env}
-        prefix = f"|{len(build_args)} " + " ".join(f"{k}={v}" for k, v in sorted(build_args.items())) + " " \
-            if build_args else ""
-        created_by = f"RUN {prefix}{' '.join(argv)} # buildkit"
-        key = chain_key(ctx.state.key, json.dumps(["RUN", argv, sorted(build_args.items()), network,
-                                                   [m.key() for m in mounts]]))
-        hit = self._cached(ctx, key)
-        if hit:
-            layer = None if hit[0] is NO_LAYER else hit[0]
-            self._finish(ctx, key, config, created_by, layer, created=hit[1])
-            self.progress.cached()
-            return
-        temp = ctx.state.image_id is None
-        image_id = ctx.state.materialize(self.store, lambda i: leftovers.hold(self.store, i, self.owner))
-        prepared = run_mounts.Prepared(self.scratch_dir)
-        try:
-            with contextlib.ExitStack() as trees:
-                def tree_of(source: str) -> str:
-                    if not source:
-                        return self.context.root
-                    tree, _ = trees.enter_context(self._source_tree(source, where))
-                    return tree.root
-                run_mounts.prepare(mounts, prepared, os.path.join(self.store.root, "build", "cache-mounts"),
-                                   self.opts.secrets, tree_of)
-                layer = run_step.run(self.engine, image_id,
-                                     ctx.state.layers[-1].chain_id if ctx.state.layers else None, argv,
-                                     [f"{k}={v}" for k, v in sorted(build_args.items())] + prepared.env,
-                                     config.get("WorkingDir", ""), config.get("User", ""), network,
-                                     self.opts.add_hosts, self.progress.output, prepared.mounts, self._clamp,
-                                     {leftovers.OWNER_LABEL: self.owner}, prepared.dirs)
-        finally:
-            prepared.close()
-            if temp:   # the step's container is gone: so is the image it ran in (its layers stay)
-                leftovers.release(self.store, image_id, self.owner)
-                ctx.state.image_id = None
-        self._finish(ctx, key, config, created_by, layer)
-        self.progress.done()
-
-    # -- COPY and ADD ------------------------------------------------------------
-
-    def _do_copy(self, ctx: _Stage, ins, where, add: bool = False) -> None:
-        flags = dict(ins.flags)
-        source = flags.pop("from", "")
-        chown = flags.pop("chown", "")
-        chmod_text = flags.pop("chmod", "")
-        flags.pop("link", None)   # the same files either way; --link only changes how BuildKit stacks them
-        checksum = flags.pop("checksum", "") if add else ""
-        if flags:
-            raise DockerfileError(*where, f"{ins.keyword} --{next(iter(flags))} is not supported yet")
-        words = list(ins.json_args) if ins.json_args is not None else self._words(ctx, ins, where)
-        if len(words) < 2:
-            raise DockerfileError(*where, f"{ins.keyword} requires at least two arguments")
-        patterns, dest = words[:-1], words[-1]
-        inline = [w for w in patterns if w.startswith("<<")] if ins.heredocs else []
-        patterns = [p for p in patterns if p not in inline]
-        chmod = None
-        if chmod_text:
-            try:
-                chmod = int(chmod_text, 8)
-            except ValueError:
-                raise DockerfileError(*where, f"{ins.keyword} --chmod={chmod_text}: expected an octal mode") from None
-        urls = [p for p in patterns if add and p.startswith(("http://", "https://"))]
-        if checksum and len(urls) != 1:
-            raise DockerfileError(*where, "ADD --checksum needs exactly one URL source")
-        patterns = [p for p in patterns if p not in urls]
-        remote = []
-        try:
-            for heredoc in ins.heredocs:   # COPY <<EOF /dest: a file of that name and content
-                remote.append((heredoc.name, self._heredoc_file(ctx, heredoc, where)))
-            for url in urls:
-                path, _digest, file_name = remote_mod.fetch(url, self.scratch_dir, checksum)
-                remote.append((file_name, path))
-            self._copy_layer(ctx, ins, where, _Copy(words, patterns, dest, source, chown, chmod, chmod_text, add, remote))
-        finally:
-            for _name, path in remote:
-                os.unlink(path)
-
-    def _heredoc_file(self, ctx: _Stage, heredoc, where) -> str:
-        import tempfile
-        from minictr.build.expand import expand
-        text = expand(heredoc.content, self._env(ctx), self.df.escape, *where) if heredoc.expand else heredoc.content
-        os.makedirs(self.scratch_dir, mode=0o700, exist_ok=True)
-        fd, path = tempfile.mkstemp(prefix="heredoc-", dir=self.scratch_dir)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(path, 0o644)
-        return path
-
-    def _copy_layer(self, ctx: _Stage, ins, where, req: "_Copy") -> None:
-        config = ctx.state.config
-        lower = LowerView(self.store.snapshots.lowerdirs(ctx.state.chain_ids))
-        with self._source_tree(req.source, where) as (tree, tree_key):
-            entries = copy_step.plan(tree, req.patterns, req.dest, config.get("WorkingDir", ""), lower,
-                                     unpack_archives=req.add, remote=req.remote)
-            owner = self._owner(ctx, req.chown, where) if req.chown else None
-            sums = copy_step.checksum(entries, owner, req.chmod)
-            created_by = f"{ins.keyword} {' '.join(req.words)} # buildkit"
-            key = chain_key(ctx.state.key, json.dumps([ins.keyword, tree_key, sums, req.dest, req.chown,
-                                                       req.chmod_text]))
-            hit = self._cached(ctx, key)
-            if hit:
-                self._finish(ctx, key, config, created_by, None if hit[0] is NO_LAYER else hit[0], created=hit[1])
-                self.progress.cached()
-                return
-            parent = ctx.state.layers[-1].chain_id if ctx.state.layers else None
-            with LayerWriter(self.store, parent, what=f"{ins.keyword} layer") as writer:
-                write_tar(self._clamp(copy_step.nodes(entries, owner, req.chmod, time.time_ns())), writer)
-                writer.finish()
-                layer = writer.commit()
-        self._finish(ctx, key, config, created_by, layer)
-        self.progress.done()
-
     def _clamp(self, nodes):
         """SOURCE_DATE_EPOCH: no file of a layer is newer than it (BuildKit's
         rewrite-timestamp), so the same build gives the same layer bytes."""
@@ -543,9 +265,6 @@ class Builder:
             if node.mtime_ns > limit:
                 node.mtime_ns = limit
             yield node
-
-    def _do_add(self, ctx: _Stage, ins, where) -> None:
-        self._do_copy(ctx, ins, where, add=True)
 
     def _source_tree(self, source: str, where):
         """The tree a COPY reads: the context, or with --from a stage's (or an image's) files."""
@@ -572,72 +291,8 @@ class Builder:
                 yield BuildContext(root, in_root=True), state.key
         return opened()
 
-    def _owner(self, ctx: _Stage, chown: str, where) -> tuple[int, int]:
-        """--chown user[:group], names looked up in the image's /etc/passwd and /etc/group."""
-        user, _, group = chown.partition(":")
-        if user.isdigit() and (not group or group.isdigit()):
-            return int(user), int(group or user)
-        from minictr.engine import users
-        from minictr.errors import MinictrError
-        with read_only_tree(self.store.snapshots, ctx.state.chain_ids, self.scratch_dir) as root:
-            try:
-                uid, gid, _ = users.resolve(root, chown)
-            except MinictrError as e:
-                raise DockerfileError(*where, f"--chown={chown}: {e}") from None
-        return uid, gid
-
-
-def _run_argv(ins, shell: list[str], where) -> list[str]:
-    """RUN's command. With heredocs, as BuildKit runs them: one heredoc that
-    is the whole command is the script itself; else the shell gets the
-    line and the heredocs' text, and reads them as a shell reads heredocs."""
-    if not ins.heredocs:
-        return ins_mod.command(ins, shell)
-    if ins.json_args is not None:
-        raise DockerfileError(*where, "RUN: a heredoc needs the shell form")
-    only = ins.heredocs[0]
-    text = ins.args.strip()
-    if len(ins.heredocs) == 1 and text.lstrip("<-").strip("'\"") == only.name and text.startswith("<<"):
-        if only.content.startswith("#!"):
-            interpreter = only.content[2:].split("\n", 1)[0].split()
-            return interpreter + ["-c", only.content.split("\n", 1)[1]] if interpreter else shell + [only.content]
-        return shell + [only.content]
-    body = "".join(f"{h.content}{h.name}\n" for h in ins.heredocs)
-    return shell + [f"{ins.args}\n{body}"]
-
-
-class _Copy:
-    """One COPY or ADD, its arguments read."""
-
-    def __init__(self, words, patterns, dest, source, chown, chmod, chmod_text, add, remote):
-        self.words, self.patterns, self.dest, self.source = words, patterns, dest, source
-        self.chown, self.chmod, self.chmod_text, self.add, self.remote = chown, chmod, chmod_text, add, remote
-
-
 def _flag(ins, name: str) -> str:
     for key, value in ins.flags:
         if key == name:
             return value
     return ""
-
-
-def _go_quoted(argv: list[str]) -> str:
-    """BuildKit's history text for a list: Go's %q of a []string."""
-    return "[" + " ".join(json.dumps(a) for a in argv) + "]"
-
-
-def _platform_args() -> dict:
-    """BuildKit's TARGETPLATFORM/BUILDPLATFORM family: this host (a build
-    for another platform is refused before it starts)."""
-    from minictr.oci import platform
-    host = platform.host()
-    out = {}
-    for prefix in ("TARGET", "BUILD"):
-        out[f"{prefix}PLATFORM"] = str(host)
-        out[f"{prefix}OS"], out[f"{prefix}ARCH"], out[f"{prefix}VARIANT"] = host.os, host.architecture, host.variant
-    return out
-
-
-# the ARGs docker defines without an ARG line (usable once declared)
-_PREDEFINED_ARGS = {**_platform_args(), **{name: None for name in ("SOURCE_DATE_EPOCH", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
-                                             "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")}}
