@@ -23,7 +23,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from support import engines  # noqa: E402
 from support.engine_env import EngineEnv  # noqa: E402
+from engine_run import timed  # noqa: E402  (bench/ is on the path: one way to time a command)
 
 SIX_STEPS = """\
 ARG BASE
@@ -43,16 +43,6 @@ RUN echo three > /three
 COPY files /files
 CMD ["ls", "/files"]
 """
-
-
-def timed(argv: list[str], env: dict | None) -> float:
-    start = time.perf_counter()
-    res = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, timeout=600)
-    elapsed = time.perf_counter() - start
-    if res.returncode != 0:
-        raise SystemExit(f"{' '.join(argv[:3])} ... exited {res.returncode}: {res.stderr.decode()[-2000:]}")
-    return elapsed
 
 
 class Builder:
