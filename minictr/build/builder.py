@@ -23,7 +23,7 @@ from minictr.build.copy_steps import CopySteps
 from minictr.build.errors import BuildError, DockerfileError
 from minictr.build.options import BuildOptions
 from minictr.build.run_steps import RunSteps
-from minictr.build.state import ImageState, chain_key
+from minictr.build.state import ImageState
 from minictr.build.tree import read_only_tree
 from minictr.errors import MinictrError
 from minictr.state.locks import gc_lock
@@ -77,8 +77,7 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
             if self.opts.labels:   # --label: on the image, not a step of its history
                 config = ins_mod.copy_config(final.config)
                 config["Labels"] = {**(config.get("Labels") or {}), **self.opts.labels}
-                final = ImageState(dict(final.doc, config=config), final.layers,
-                                   chain_key(final.key, json.dumps(self.opts.labels, sort_keys=True)))
+                final = final.with_config(config, json.dumps(self.opts.labels, sort_keys=True))
             image_id = final.materialize(self.store)
             for tag in self.opts.tags:
                 self.store.records.tag(image_id, tag)
@@ -176,10 +175,8 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
         ctx = _Stage(stage, label, state, {})
         triggers = list(state.config.get("OnBuild") or [])
         if triggers:
-            config = ins_mod.copy_config(state.config)
-            config["OnBuild"] = None
-            ctx.state = ImageState(dict(state.doc, config={k: v for k, v in config.items() if v is not None}),
-                                   state.layers, chain_key(state.key, "ONBUILD cleared"))
+            config = {k: v for k, v in state.config.items() if k != "OnBuild"}
+            ctx.state = state.with_config(config, "ONBUILD cleared")
             from minictr.build.dockerfile import parse_instruction
             for text in triggers:
                 trigger = parse_instruction(text, self.df.path, stage.from_line, self.df.escape)

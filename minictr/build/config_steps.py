@@ -76,9 +76,6 @@ class ConfigSteps:
         elif kw == "MAINTAINER":
             author = ins.args.strip()   # docker does not expand MAINTAINER
             created_by = f"MAINTAINER {author}"
-        elif kw == "WORKDIR":
-            config = ins_mod.workdir(config, expand(ins.args.strip(), env, self.df.escape, *where))
-            created_by = f"WORKDIR {config['WorkingDir']}"
         elif kw == "USER":
             user = expand(ins.args.strip(), env, self.df.escape, *where)
             if not user:

@@ -10,13 +10,13 @@ import os
 import tarfile
 
 from minictr.build.errors import BuildError
+from minictr.engine.errors import EngineError
+from minictr.engine.extract import extract, tar_nodes
 
 
 def unpack(data: bytes, dest: str) -> str | None:
     """Unpacks `data` into `dest` when it is a tar; else returns it as the
     Dockerfile's text (None when it was an archive)."""
-    from minictr.engine.errors import EngineError
-    from minictr.engine.extract import extract, tar_nodes
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*"):
             pass

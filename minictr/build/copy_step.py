@@ -20,6 +20,7 @@ import stat
 import tarfile
 
 from minictr.build.errors import BuildError
+from minictr.engine.extract import tar_nodes   # the member-name checks cp uses
 from minictr.image.tar_writer import DIR, FIFO, FILE, HARDLINK, SYMLINK, Node
 
 _KINDS = {stat.S_IFREG: FILE, stat.S_IFDIR: DIR, stat.S_IFLNK: SYMLINK, stat.S_IFIFO: FIFO}
@@ -151,7 +152,6 @@ def _is_archive(path: str) -> bool:
 
 def _archive_nodes(path: str, under: str):
     """ADD's local archive: its members below `under`, owners and modes as the archive has them."""
-    from minictr.engine.extract import tar_nodes   # the member-name checks cp uses
     with open(path, "rb") as f:
         for node in tar_nodes(f):
             node.name = posixpath.join(under, node.name) if under else node.name

@@ -13,7 +13,6 @@ from minictr.image.errors import NotFound
 from minictr.runtime.state import proc_alive, proc_start_time
 
 OWNER_LABEL = "org.minictr.build.owner"
-_MNT_DETACH = 2
 
 
 def owner_tag() -> str:
@@ -64,10 +63,7 @@ def hold(store, image_id: str, tag: str) -> None:
 
 def release(store, image_id: str, tag: str) -> None:
     """The build is done with it: it goes, unless a name or someone else holds it."""
-    store.records.release(f"build:{tag}:{image_id}")
-    record = store.records.get(image_id)
-    if not record.tags and not store.records.lease_holders(image_id):
-        store.records.remove(image_id)
+    _drop_image_of(store, f"build:{tag}:{image_id}")
 
 
 def _drop_image_of(store, holder: str) -> None:
@@ -77,19 +73,14 @@ def _drop_image_of(store, holder: str) -> None:
         try:
             record = store.records.get(image_id)
         except NotFound:
-            continue
+            continue   # leased before it existed, and the build died before storing it
         if not record.tags and not store.records.lease_holders(image_id):
             store.records.remove(image_id)
 
 
 def _remove_scratch(path: str) -> None:
     """Unmount what a dead build left mounted there (its stage trees), then remove it."""
-    from minictr._native._shim import lib
-    try:
-        with open("/proc/self/mountinfo") as f:
-            points = [line.split()[4] for line in f if line.split()[4].startswith(path + "/")]
-    except OSError:
-        points = []
-    for point in sorted(points, key=len, reverse=True):
-        lib.umount2(os.fsencode(point), _MNT_DETACH)
+    from minictr.engine.rootfs import unmount_rootfs   # detaches what is mounted at and below a path
+    if os.path.isdir(path):
+        unmount_rootfs(path)
     shutil.rmtree(path, ignore_errors=True)

@@ -7,7 +7,9 @@ container goes whatever happens."""
 from __future__ import annotations
 
 import itertools
+import time
 
+from minictr.build import copy_step
 from minictr.build.errors import BuildError
 from minictr.engine import diff as _diff
 from minictr.engine import status
@@ -68,8 +70,6 @@ def _mount_point_nodes(engine, rec, keep_dirs, changed: set[str]) -> list:
     as BuildKit leaves them (their content never does)."""
     if not keep_dirs:
         return []
-    import time
-    from minictr.build import copy_step
     lower = _diff.LowerView(_diff.lower_layers(engine, rec))
     wanted = [copy_step.Entry(d, None, None) for d in keep_dirs if lower.lstat(d) is None]
     entries = [e for e in copy_step.with_parents(wanted, lower) if e.name not in changed]
