@@ -38,6 +38,7 @@ class _Stage:
     def __init__(self, stage, label: str, state: ImageState, args: dict):
         self.stage, self.label, self.state, self.args = stage, label, state, args
         self.cmd_set = False    # a CMD of this stage's: an ENTRYPOINT after it keeps it
+        self.vertex = None      # the step's progress (build.progress.Vertex)
 
 
 class Builder(ConfigSteps, RunSteps, CopySteps):
@@ -162,16 +163,16 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
         if len(self.df.stages) == 1:
             label = ""
         total = len(stage.instructions) + 1
-        self.progress.begin(f"[{label + ' ' if label else ''}1/{total}] FROM {base}")
+        vertex = self.progress.begin(f"[{label + ' ' if label else ''}1/{total}] FROM {base}")
         try:
             state = self._base(base, stage)
         except DockerfileError as e:
-            self.progress.error(str(e))
+            vertex.error(str(e))
             raise
         except MinictrError as e:   # a pull that failed
-            self.progress.error(str(e))
+            vertex.error(str(e))
             raise DockerfileError(*where, f"FROM {base}: {e}") from None
-        self.progress.done()
+        vertex.done()
         ctx = _Stage(stage, label, state, {})
         triggers = list(state.config.get("OnBuild") or [])
         if triggers:
@@ -202,7 +203,7 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
     # -- one step ----------------------------------------------------------------
 
     def _step(self, ctx: _Stage, ins, title: str) -> None:
-        self.progress.begin(title)
+        ctx.vertex = vertex = self.progress.begin(title)
         where = (self.df.path, ins.line)
         try:
             handler = getattr(self, "_do_" + ins.keyword.lower(), None)
@@ -215,14 +216,14 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
             else:
                 raise DockerfileError(*where, f"unknown instruction: {ins.keyword}")
         except run_step.RunFailed as e:
-            self.progress.error(f"process did not complete successfully: exit code: {e.code}")
+            vertex.error(f"process did not complete successfully: exit code: {e.code}")
             raise DockerfileError(*where, f"{ins.original.strip()}: did not complete successfully: "
                                           f"exit code: {e.code}") from None
         except DockerfileError as e:
-            self.progress.error(str(e))
+            vertex.error(str(e))
             raise
         except MinictrError as e:   # the copy's, a pull's, the engine's: said at the instruction's line
-            self.progress.error(str(e))
+            vertex.error(str(e))
             raise DockerfileError(*where, str(e)) from None
 
     def _env(self, ctx: _Stage) -> dict:

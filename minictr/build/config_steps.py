@@ -55,7 +55,7 @@ class ConfigSteps:
         key = chain_key(ctx.state.key, "ARG " + " ".join(n for n, _ in self._arg_pairs(ins, self._env(ctx))))
         hit = self._cached(ctx, key)
         self._finish(ctx, key, config, created_by, None, created=hit[1] if hit else None)
-        self.progress.cached() if hit else self.progress.done()
+        ctx.vertex.cached() if hit else ctx.vertex.done()
 
     # -- config-only steps ---------------------------------------------------
 
@@ -127,12 +127,12 @@ class ConfigSteps:
         config = {k: v for k, v in config.items() if v is not None}
         if kw == "ONBUILD":   # BuildKit keeps the trigger in the config, with no history entry
             ctx.state = ctx.state.with_config(config, created_by)
-            self.progress.done()
+            ctx.vertex.done()
             return
         key = chain_key(ctx.state.key, created_by + "\n" + json.dumps(config, sort_keys=True))
         hit = self._cached(ctx, key)
         self._finish(ctx, key, config, created_by, None, author, hit[1] if hit else None)
-        self.progress.cached() if hit else self.progress.done()
+        ctx.vertex.cached() if hit else ctx.vertex.done()
 
     # -- WORKDIR ---------------------------------------------------------------------
 
@@ -149,7 +149,7 @@ class ConfigSteps:
         hit = self._cached(ctx, key)
         if hit:
             self._finish(ctx, key, config, created_by, None if hit[0] is NO_LAYER else hit[0], created=hit[1])
-            self.progress.cached()
+            ctx.vertex.cached()
             return
         lower = LowerView(self.store.snapshots.lowerdirs(ctx.state.chain_ids))
         existing = lower.lstat(config["WorkingDir"])
@@ -164,7 +164,7 @@ class ConfigSteps:
         elif existing is not None and not stat.S_ISDIR(existing.st_mode):
             raise DockerfileError(*where, f"WORKDIR {config['WorkingDir']}: not a directory in the image")
         self._finish(ctx, key, config, created_by, layer)
-        self.progress.done()
+        ctx.vertex.done()
 
 
 def _go_quoted(argv: list[str]) -> str:

@@ -82,7 +82,7 @@ class CopySteps:
             hit = self._cached(ctx, key)
             if hit:
                 self._finish(ctx, key, config, created_by, None if hit[0] is NO_LAYER else hit[0], created=hit[1])
-                self.progress.cached()
+                ctx.vertex.cached()
                 return
             parent = ctx.state.layers[-1].chain_id if ctx.state.layers else None
             with LayerWriter(self.store, parent, what=f"{ins.keyword} layer") as writer:
@@ -90,7 +90,7 @@ class CopySteps:
                 writer.finish()
                 layer = writer.commit()
         self._finish(ctx, key, config, created_by, layer)
-        self.progress.done()
+        ctx.vertex.done()
 
     def _do_add(self, ctx, ins, where) -> None:
         self._do_copy(ctx, ins, where, add=True)

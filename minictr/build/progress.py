@@ -6,10 +6,14 @@
     #4 [3/4] COPY app /app
     #4 CACHED
 
-`quiet` prints nothing (the CLI prints the image ID at the end)."""
+Each step is a Vertex (`begin` returns it) that says its own output and
+end, so stages building at once interleave their lines as BuildKit's do,
+each line naming its step. `quiet` prints nothing (the CLI prints the
+image ID at the end)."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 
@@ -18,43 +22,59 @@ class Progress:
         self.out = out or sys.stderr
         self.quiet = quiet
         self.n = 0
-        self._started = 0.0
-        self._at_line_start = True
+        self._lock = threading.Lock()
 
     def _write(self, text: str) -> None:
         if not self.quiet:
-            self.out.write(text)
-            self.out.flush()
+            with self._lock:
+                self.out.write(text)
+                self.out.flush()
 
-    def begin(self, title: str) -> None:
-        self.n += 1
+    def begin(self, title: str) -> "Vertex":
+        with self._lock:
+            self.n += 1
+            n = self.n
+        vertex = Vertex(self, n)
+        self._write(f"#{n} {title}\n")
+        return vertex
+
+    def note(self, text: str) -> None:
+        """A line about the whole build (a warning), after the last step's."""
+        self._write(f"#{self.n} {text}\n")
+
+
+class Vertex:
+    """One step's lines: its output, then CACHED, DONE or ERROR."""
+
+    def __init__(self, progress: Progress, n: int):
+        self.progress, self.n = progress, n
         self._started = time.monotonic()
         self._at_line_start = True
-        self._write(f"#{self.n} {title}\n")
 
     def output(self, text: str) -> None:
         """A RUN step's output, line by line, with the time since the step began."""
         for line in text.splitlines(keepends=True):
             stamp = f"#{self.n} {time.monotonic() - self._started:.3f} " if self._at_line_start else ""
-            self._write(stamp + line)
+            self.progress._write(stamp + line)
             self._at_line_start = line.endswith("\n")
 
     def _end_output(self) -> None:
         if not self._at_line_start:
-            self._write("\n")
+            self.progress._write("\n")
             self._at_line_start = True
 
     def cached(self) -> None:
         self._end_output()
-        self._write(f"#{self.n} CACHED\n")
+        self.progress._write(f"#{self.n} CACHED\n")
 
     def done(self) -> None:
         self._end_output()
-        self._write(f"#{self.n} DONE {time.monotonic() - self._started:.1f}s\n")
+        self.progress._write(f"#{self.n} DONE {time.monotonic() - self._started:.1f}s\n")
 
     def error(self, message: str) -> None:
         self._end_output()
-        self._write(f"#{self.n} ERROR: {message}\n")
+        self.progress._write(f"#{self.n} ERROR: {message}\n")
 
     def note(self, text: str) -> None:
-        self._write(f"#{self.n} {text}\n")
+        self._end_output()
+        self.progress._write(f"#{self.n} {text}\n")

@@ -39,7 +39,7 @@ class RunSteps:
         if hit:
             layer = None if hit[0] is NO_LAYER else hit[0]
             self._finish(ctx, key, config, created_by, layer, created=hit[1])
-            self.progress.cached()
+            ctx.vertex.cached()
             return
         temp = ctx.state.image_id is None
         image_id = ctx.state.materialize(self.store, lambda i: leftovers.hold(self.store, i, self.owner))
@@ -57,7 +57,7 @@ class RunSteps:
                                      ctx.state.layers[-1].chain_id if ctx.state.layers else None, argv,
                                      [f"{k}={v}" for k, v in sorted(build_args.items())] + prepared.env,
                                      config.get("WorkingDir", ""), config.get("User", ""), network,
-                                     self.opts.add_hosts, self.progress.output, prepared.mounts, self._clamp,
+                                     self.opts.add_hosts, ctx.vertex.output, prepared.mounts, self._clamp,
                                      {leftovers.OWNER_LABEL: self.owner}, prepared.dirs)
         finally:
             prepared.close()
@@ -65,7 +65,7 @@ class RunSteps:
                 leftovers.release(self.store, image_id, self.owner)
                 ctx.state.image_id = None
         self._finish(ctx, key, config, created_by, layer)
-        self.progress.done()
+        ctx.vertex.done()
 
 
 def _run_argv(ins, shell: list[str], where) -> list[str]:

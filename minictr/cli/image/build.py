@@ -76,11 +76,11 @@ def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_fi
     if quiet:
         ctx.out(image_id)
     else:
-        opts.progress.begin("exporting to image")
-        opts.progress.note(f"writing image {image_id} done")
+        export = opts.progress.begin("exporting to image")
+        export.note(f"writing image {image_id} done")
         for tag in opts.tags:
-            opts.progress.note(f"naming to {tag} done")
-        opts.progress.done()
+            export.note(f"naming to {tag} done")
+        export.done()
 
 
 def _secret(text: str) -> tuple[str, bytes]:
