@@ -15,8 +15,8 @@ import json
 import shutil
 import time
 
-from minictr.build import instructions as ins_mod, leftovers, run_step
-from minictr.build.cache import BuildCache
+from minictr.build import instructions as ins_mod, leftovers, narrate, run_step
+from minictr.build.cache import NO_LAYER, BuildCache
 from minictr.build.config_steps import _PREDEFINED_ARGS, ConfigSteps
 from minictr.build.context import BuildContext
 from minictr.build.copy_steps import CopySteps
@@ -39,6 +39,9 @@ class _Stage:
         self.stage, self.label, self.state, self.args = stage, label, state, args
         self.cmd_set = False    # a CMD of this stage's: an ENTRYPOINT after it keeps it
         self.vertex = None      # the step's progress (build.progress.Vertex)
+        self.vertex_title = ""
+        self.pending = ("", "")  # the step's parent key and description, for its cache entry
+        self.last_missed = False
 
 
 class Builder(ConfigSteps, RunSteps, CopySteps):
@@ -204,6 +207,7 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
 
     def _step(self, ctx: _Stage, ins, title: str) -> None:
         ctx.vertex = vertex = self.progress.begin(title)
+        ctx.vertex_title = title
         where = (self.df.path, ins.line)
         try:
             handler = getattr(self, "_do_" + ins.keyword.lower(), None)
@@ -230,17 +234,31 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
         """What $VARs expand to: the stage's ARGs under its ENV (ENV wins)."""
         return {**ctx.args, **ins_mod.env_of(ctx.state.config)}
 
-    def _cached(self, ctx: _Stage, key: str):
+    def _cached(self, ctx: _Stage, key: str, what: str):
         """The cache's entry for a step (None: build it), unless --no-cache
-        (or --no-cache-filter naming this stage) says to build anyway."""
-        if self.opts.no_cache or (ctx.stage.name and ctx.stage.name in self.opts.no_cache_filter):
-            return None
-        return self.cache.get(key)
+        (or --no-cache-filter naming this stage) says to build anyway.
+        `what`: the step's description, the key's second half."""
+        parent = ctx.state.key
+        ctx.pending = (parent, what)
+        narrate.key(ctx.vertex_title, parent, what, key)
+        forced = ""
+        if self.opts.no_cache:
+            forced = "--no-cache"
+        elif ctx.stage.name and ctx.stage.name in self.opts.no_cache_filter:
+            forced = f"--no-cache-filter {ctx.stage.name}"
+        hit = None if forced else self.cache.get(key)
+        if hit is None:
+            narrate.miss(self.cache, key, parent, what, forced, ctx.last_missed)
+        else:
+            narrate.hit(key, hit[1], None if hit[0] is NO_LAYER else hit[0])
+        ctx.last_missed = hit is None
+        return hit
 
     def _finish(self, ctx: _Stage, key: str, config: dict, created_by: str, layer, author=None,
                 created: float | None = None) -> None:
         """The step's result as the stage's new state (and as a cache entry)."""
-        created = self.cache.put(key, layer, created_by, created)
+        parent, what = ctx.pending
+        created = self.cache.put(key, layer, created_by, created, parent, what)
         state = ctx.state.step(key, config, self._rfc3339(created), created_by, layer, author)
         state.key = key
         ctx.state = state

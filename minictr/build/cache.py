@@ -33,10 +33,21 @@ class BuildCache:
             return None   # collected since: build it again
         return layer, row[1]
 
-    def put(self, key: str, layer: LayerRecord | None, created_by: str, created: float | None = None) -> float:
-        """Records a step's result; returns its time."""
+    def put(self, key: str, layer: LayerRecord | None, created_by: str, created: float | None = None,
+            parent: str = "", what: str = "") -> float:
+        """Records a step's result; returns its time. `parent` and `what`
+        (the two halves of the key) let --explain say why a later build missed."""
         created = time.time() if created is None else created
         value = None if layer is None else json.dumps({k: getattr(layer, k) for k in _FIELDS})
-        self.store.conn.execute("INSERT OR REPLACE INTO build_cache (key, layer, created_by, created) "
-                                "VALUES (?,?,?,?)", (key, value, created_by, created))
+        self.store.conn.execute("INSERT OR REPLACE INTO build_cache (key, layer, created_by, created, parent, what) "
+                                "VALUES (?,?,?,?,?,?)", (key, value, created_by, created, parent, what))
         return created
+
+    def made_on(self, parent: str) -> list[tuple[str, str]]:
+        """(what, created_by) of the entries made on `parent`, newest first."""
+        return [(r[0], r[1]) for r in self.store.conn.execute(
+            "SELECT what, created_by FROM build_cache WHERE parent=? ORDER BY created DESC LIMIT 20", (parent,))]
+
+    def has_entry(self, key: str) -> bool:
+        """An entry exists (its layer may have been collected since)."""
+        return self.store.conn.execute("SELECT 1 FROM build_cache WHERE key=?", (key,)).fetchone() is not None

@@ -52,8 +52,9 @@ class ConfigSteps:
         # the names only: a step that uses a value has it in its own key (RUN's
         # environment, an expanded ENV or COPY), so a changed value rebuilds
         # only from where it is used, as docker's cache does
-        key = chain_key(ctx.state.key, "ARG " + " ".join(n for n, _ in self._arg_pairs(ins, self._env(ctx))))
-        hit = self._cached(ctx, key)
+        what = "ARG " + " ".join(n for n, _ in self._arg_pairs(ins, self._env(ctx)))
+        key = chain_key(ctx.state.key, what)
+        hit = self._cached(ctx, key, what)
         self._finish(ctx, key, config, created_by, None, created=hit[1] if hit else None)
         ctx.vertex.cached() if hit else ctx.vertex.done()
 
@@ -129,8 +130,9 @@ class ConfigSteps:
             ctx.state = ctx.state.with_config(config, created_by)
             ctx.vertex.done()
             return
-        key = chain_key(ctx.state.key, created_by + "\n" + json.dumps(config, sort_keys=True))
-        hit = self._cached(ctx, key)
+        what = created_by + "\n" + json.dumps(config, sort_keys=True)
+        key = chain_key(ctx.state.key, what)
+        hit = self._cached(ctx, key, what)
         self._finish(ctx, key, config, created_by, None, author, hit[1] if hit else None)
         ctx.vertex.cached() if hit else ctx.vertex.done()
 
@@ -145,8 +147,9 @@ class ConfigSteps:
             raise DockerfileError(*where, "WORKDIR requires an argument")
         config = {k: v for k, v in ins_mod.workdir(ctx.state.config, path).items() if v is not None}
         created_by = f"WORKDIR {config['WorkingDir']}"
-        key = chain_key(ctx.state.key, created_by + "\n" + json.dumps(config, sort_keys=True))
-        hit = self._cached(ctx, key)
+        what = created_by + "\n" + json.dumps(config, sort_keys=True)
+        key = chain_key(ctx.state.key, what)
+        hit = self._cached(ctx, key, what)
         if hit:
             self._finish(ctx, key, config, created_by, None if hit[0] is NO_LAYER else hit[0], created=hit[1])
             ctx.vertex.cached()

@@ -7,7 +7,7 @@ import json
 import os
 import time
 
-from minictr.build import copy_step, remote as remote_mod
+from minictr.build import copy_step, narrate, remote as remote_mod
 from minictr.build.cache import NO_LAYER
 from minictr.build.errors import DockerfileError
 from minictr.build.state import chain_key
@@ -77,9 +77,9 @@ class CopySteps:
             owner = self._owner(ctx, req.chown, where) if req.chown else None
             sums = copy_step.checksum(entries, owner, req.chmod)
             created_by = f"{ins.keyword} {' '.join(req.words)} # buildkit"
-            key = chain_key(ctx.state.key, json.dumps([ins.keyword, tree_key, sums, req.dest, req.chown,
-                                                       req.chmod_text]))
-            hit = self._cached(ctx, key)
+            what = json.dumps([ins.keyword, tree_key, sums, req.dest, req.chown, req.chmod_text])
+            key = chain_key(ctx.state.key, what)
+            hit = self._cached(ctx, key, what)
             if hit:
                 self._finish(ctx, key, config, created_by, None if hit[0] is NO_LAYER else hit[0], created=hit[1])
                 ctx.vertex.cached()
@@ -89,6 +89,7 @@ class CopySteps:
                 write_tar(self._clamp(copy_step.nodes(entries, owner, req.chmod, time.time_ns())), writer)
                 writer.finish()
                 layer = writer.commit()
+            narrate.copy_layer(len(entries), layer)
         self._finish(ctx, key, config, created_by, layer)
         ctx.vertex.done()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from minictr.build import copy_step
+from minictr.build import copy_step, narrate
 from minictr.build.errors import BuildError
 from minictr.engine import diff as _diff
 from minictr.engine import status
@@ -38,6 +38,7 @@ def run(engine, image_id: str, parent_chain_id: str | None, argv: list[str], env
                          labels={"org.minictr.build": "step", **(labels or {})},
                          oci_mounts=[dict(m) for m in mounts])
     rec = engine.create(spec)
+    narrate.run_container(rec.id, image_id, argv, network, list(mounts))
     tail: list[str] = []
     try:
         engine.start(rec)
@@ -52,12 +53,15 @@ def run(engine, image_id: str, parent_chain_id: str | None, argv: list[str], env
         changes = _diff.entries(engine, rec)
         extra = _mount_point_nodes(engine, rec, keep_dirs, {e.path for e in changes})
         if not changes and not extra:
+            narrate.run_layer(paths.upper, changes, None)
             return None
         with LayerWriter(engine.images, parent_chain_id, what="RUN layer") as layer:
             nodes = itertools.chain(extra, layer_nodes(engine, rec, changes))
             write_tar(rewrite(nodes) if rewrite else nodes, layer)
             layer.finish()
-            return layer.commit()
+            record = layer.commit()
+        narrate.run_layer(paths.upper, changes, record)
+        return record
     finally:
         try:
             engine.remove(engine.records.get(rec.id), force=True)

@@ -33,9 +33,9 @@ class RunSteps:
         prefix = f"|{len(build_args)} " + " ".join(f"{k}={v}" for k, v in sorted(build_args.items())) + " " \
             if build_args else ""
         created_by = f"RUN {prefix}{' '.join(argv)} # buildkit"
-        key = chain_key(ctx.state.key, json.dumps(["RUN", argv, sorted(build_args.items()), network,
-                                                   [m.key() for m in mounts]]))
-        hit = self._cached(ctx, key)
+        what = json.dumps(["RUN", argv, sorted(build_args.items()), network, [m.key() for m in mounts]])
+        key = chain_key(ctx.state.key, what)
+        hit = self._cached(ctx, key, what)
         if hit:
             layer = None if hit[0] is NO_LAYER else hit[0]
             self._finish(ctx, key, config, created_by, layer, created=hit[1])

@@ -132,6 +132,15 @@ MIGRATIONS: list[str] = [
         created REAL NOT NULL
     );
     """,
+    # 5: what a build cache entry was made from (its parent's key and the
+    # step's description, after substitution: never a secret), so that
+    # `--explain` can say why a step missed: what differs from the entries
+    # made on the same parent before.
+    """
+    ALTER TABLE build_cache ADD COLUMN parent TEXT NOT NULL DEFAULT '';
+    ALTER TABLE build_cache ADD COLUMN what TEXT NOT NULL DEFAULT '';
+    CREATE INDEX build_cache_by_parent ON build_cache(parent);
+    """,
 ]
 
 
