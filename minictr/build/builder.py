@@ -1,7 +1,8 @@
 """The builder: a parsed Dockerfile and a context become an image.
 
-Stages are built in the order the target needs them (the ones it does
-not need are skipped); each instruction is one step on an in-memory
+The stages the target needs are built, each once the ones it needs are
+(build/stages.py: independent ones at once, in threads); the ones it does
+not need are skipped. Each instruction is one step on an in-memory
 ImageState. Config-only steps change the config and add an empty_layer
 history entry; RUN runs in a container through the engine; COPY and ADD
 write their files straight into a layer. Every step has a cache key (its
@@ -13,9 +14,10 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import threading
 import time
 
-from minictr.build import instructions as ins_mod, leftovers, narrate, run_step
+from minictr.build import instructions as ins_mod, leftovers, narrate, run_step, stages
 from minictr.build.cache import NO_LAYER, BuildCache
 from minictr.build.config_steps import _PREDEFINED_ARGS, ConfigSteps
 from minictr.build.context import BuildContext
@@ -50,16 +52,25 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
 
     def __init__(self, engine, dockerfile, opts: BuildOptions, context: BuildContext):
         self.engine = engine
-        self.store = engine.images
         self.df = dockerfile
         self.opts = opts
         self.context = context
-        self.cache = BuildCache(self.store)
         self.progress = opts.progress
         self.results: dict[int, ImageState] = {}
         self.used_args: set[str] = set()
         self.owner = leftovers.owner_tag()
         self.scratch_dir = leftovers.scratch_dir(self.store.root, self.owner)
+        self.scheduler = stages.Scheduler()   # independent stages at once
+        self.materializing = threading.Lock()
+
+    @property
+    def store(self):
+        """The image store, through this thread's own connection (stages build in threads)."""
+        return self.engine.images
+
+    @property
+    def cache(self) -> BuildCache:
+        return BuildCache(self.engine.images)
 
     # -- the whole build ---------------------------------------------------------
 
@@ -75,8 +86,8 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
 
     def _build(self, target, meta: dict) -> str:
         with gc_lock(self.store.root, shared=True):
-            for index in self._order(target, meta):
-                self.results[index] = self._build_stage(self.df.stages[index], meta)
+            order, needs = self._order(target, meta)
+            self.scheduler.build_all(order, needs, lambda i: self._build_stage(self.df.stages[i], meta), self.results)
             final = self.results[target.index]
             if self.opts.labels:   # --label: on the image, not a step of its history
                 config = ins_mod.copy_config(final.config)
@@ -113,12 +124,24 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
                     out[name] = value
         return out
 
-    def _order(self, target, meta: dict) -> list[int]:
-        """The stages the target needs, each after the ones it needs."""
+    def _order(self, target, meta: dict) -> tuple[list[int], dict[int, set[int]]]:
+        """The stages the target needs, each after the ones it needs, and
+        what each needs (its FROM stage, COPY --from and RUN --mount from= ones)."""
         from minictr.build.expand import expand
         by_name = {s.name: s.index for s in self.df.stages if s.name}
         order: list[int] = []
+        needs: dict[int, set[int]] = {}
         visiting: set[int] = set()
+
+        def stage_ref(ref: str, index: int, line: int, what: str) -> int | None:
+            ref = ref.lower()
+            if ref in by_name:
+                return by_name[ref] if by_name[ref] != index else None
+            if ref.isdigit():
+                if int(ref) >= index:
+                    raise DockerfileError(self.df.path, line, f"{what}={ref}: a stage can only use an earlier one")
+                return int(ref)
+            return None   # an image
 
         def need(index: int, line: int) -> None:
             if index in order:
@@ -127,24 +150,27 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
                 raise DockerfileError(self.df.path, line, "circular dependency between build stages")
             visiting.add(index)
             stage = self.df.stages[index]
+            mine: set[int] = set()
             base = expand(stage.base, meta, self.df.escape, self.df.path, stage.from_line).lower()
             if base in by_name and by_name[base] < index:
+                mine.add(by_name[base])
                 need(by_name[base], stage.from_line)
             for ins in stage.instructions:
-                source = _flag(ins, "from")
-                if ins.keyword in ("COPY", "ADD") and source:
-                    ref = source.lower()
-                    if ref in by_name:
-                        need(by_name[ref], ins.line)
-                    elif ref.isdigit():
-                        if int(ref) >= index:
-                            raise DockerfileError(self.df.path, ins.line,
-                                                  f"COPY --from={source}: a stage can only copy from an earlier one")
-                        need(int(ref), ins.line)
+                refs = []
+                if ins.keyword in ("COPY", "ADD") and _flag(ins, "from"):
+                    refs.append((_flag(ins, "from"), "COPY --from"))
+                if ins.keyword == "RUN":
+                    refs += [(m.from_, "RUN --mount from") for m in _mounts_from(ins)]
+                for ref, what in refs:
+                    dep = stage_ref(ref, index, ins.line, what)
+                    if dep is not None:
+                        mine.add(dep)
+                        need(dep, ins.line)
             visiting.discard(index)
+            needs[index] = mine
             order.append(index)
         need(target.index, target.from_line)
-        return order
+        return order, needs
 
     # -- one stage -------------------------------------------------------------
 
@@ -176,6 +202,9 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
             vertex.error(str(e))
             raise DockerfileError(*where, f"FROM {base}: {e}") from None
         vertex.done()
+        # the stage's own state object: a RUN stores it in the store for its
+        # container and forgets it after, which must not touch a sibling's
+        state = ImageState(state.doc, list(state.layers), state.key, state.image_id)
         ctx = _Stage(stage, label, state, {})
         triggers = list(state.config.get("OnBuild") or [])
         if triggers:
@@ -206,6 +235,7 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
     # -- one step ----------------------------------------------------------------
 
     def _step(self, ctx: _Stage, ins, title: str) -> None:
+        self.scheduler.check()   # another stage failed: stop here
         ctx.vertex = vertex = self.progress.begin(title)
         ctx.vertex_title = title
         where = (self.df.path, ins.line)
@@ -306,6 +336,21 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
             with read_only_tree(self.store.snapshots, state.chain_ids, self.scratch_dir) as root:
                 yield BuildContext(root, in_root=True), state.key
         return opened()
+
+def _mounts_from(ins) -> list:
+    """RUN's --mount values that read another stage (or an image)."""
+    from minictr.build import run_mounts
+    out = []
+    for name, value in ins.flags:
+        if name == "mount":
+            try:
+                mount = run_mounts.parse(value)
+            except MinictrError:
+                continue   # said at the step itself, with its line
+            if mount.from_:
+                out.append(mount)
+    return out
+
 
 def _flag(ins, name: str) -> str:
     for key, value in ins.flags:

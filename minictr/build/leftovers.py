@@ -56,14 +56,19 @@ def sweep(engine) -> list[str]:
     return sorted(dead)
 
 
-def hold(store, image_id: str, tag: str) -> None:
-    """An intermediate image, the build's until release()."""
-    store.records.lease(image_id, f"build:{tag}:{image_id}")
+def hold(store, image_id: str, tag: str, step: str = "") -> None:
+    """An intermediate image, the build's until release(). `step` tells two
+    of the build's steps apart (stages building at once may run on one image)."""
+    store.records.lease(image_id, _holder(tag, image_id, step))
 
 
-def release(store, image_id: str, tag: str) -> None:
+def release(store, image_id: str, tag: str, step: str = "") -> None:
     """The build is done with it: it goes, unless a name or someone else holds it."""
-    _drop_image_of(store, f"build:{tag}:{image_id}")
+    _drop_image_of(store, _holder(tag, image_id, step))
+
+
+def _holder(tag: str, image_id: str, step: str) -> str:
+    return f"build:{tag}:{image_id}" + (f":{step}" if step else "")
 
 
 def _drop_image_of(store, holder: str) -> None:

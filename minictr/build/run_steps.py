@@ -42,7 +42,9 @@ class RunSteps:
             ctx.vertex.cached()
             return
         temp = ctx.state.image_id is None
-        image_id = ctx.state.materialize(self.store, lambda i: leftovers.hold(self.store, i, self.owner))
+        step = str(ctx.vertex.n)
+        with self.materializing:   # two stages may store the same state at once
+            image_id = ctx.state.materialize(self.store, lambda i: leftovers.hold(self.store, i, self.owner, step))
         prepared = run_mounts.Prepared(self.scratch_dir)
         try:
             with contextlib.ExitStack() as trees:
@@ -62,7 +64,7 @@ class RunSteps:
         finally:
             prepared.close()
             if temp:   # the step's container is gone: so is the image it ran in (its layers stay)
-                leftovers.release(self.store, image_id, self.owner)
+                leftovers.release(self.store, image_id, self.owner, step)
                 ctx.state.image_id = None
         self._finish(ctx, key, config, created_by, layer)
         ctx.vertex.done()
