@@ -15,7 +15,7 @@ import json
 import shutil
 import time
 
-from minictr.build import instructions as ins_mod, leftovers, run_step
+from minictr.build import instructions as ins_mod, layer_compression, leftovers, run_step
 from minictr.build.cache import BuildCache
 from minictr.build.config_steps import _PREDEFINED_ARGS, ConfigSteps
 from minictr.build.context import BuildContext
@@ -53,6 +53,7 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
         self.context = context
         self.cache = BuildCache(self.store)
         self.progress = opts.progress
+        self.compression = opts.compression or "gzip"   # every layer the build writes
         self.results: dict[int, ImageState] = {}
         self.used_args: set[str] = set()
         self.owner = leftovers.owner_tag()
@@ -79,6 +80,8 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
                 config = ins_mod.copy_config(final.config)
                 config["Labels"] = {**(config.get("Labels") or {}), **self.opts.labels}
                 final = final.with_config(config, json.dumps(self.opts.labels, sort_keys=True))
+            if self.opts.force_compression:
+                final = layer_compression.forced(self.store, self.cache, final, self.compression)
             image_id = final.materialize(self.store)
             for tag in self.opts.tags:
                 self.store.records.tag(image_id, tag)
@@ -235,7 +238,7 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
         (or --no-cache-filter naming this stage) says to build anyway."""
         if self.opts.no_cache or (ctx.stage.name and ctx.stage.name in self.opts.no_cache_filter):
             return None
-        return self.cache.get(key)
+        return layer_compression.cache_hit(self.store, self.cache, key, ctx.state, self.compression)
 
     def _finish(self, ctx: _Stage, key: str, config: dict, created_by: str, layer, author=None,
                 created: float | None = None) -> None:

@@ -58,7 +58,7 @@ class RunSteps:
                                      [f"{k}={v}" for k, v in sorted(build_args.items())] + prepared.env,
                                      config.get("WorkingDir", ""), config.get("User", ""), network,
                                      self.opts.add_hosts, ctx.vertex.output, prepared.mounts, self._clamp,
-                                     {leftovers.OWNER_LABEL: self.owner}, prepared.dirs)
+                                     {leftovers.OWNER_LABEL: self.owner}, prepared.dirs, self.compression)
         finally:
             prepared.close()
             if temp:   # the step's container is gone: so is the image it ran in (its layers stay)

@@ -20,13 +20,16 @@ import click
               help="Set type of progress output")
 @click.option("--iidfile", default="", help="Write the image ID to the file")
 @click.option("-o", "--output", "outputs", multiple=True,
-              help="Output destination (type=docker|oci,dest=FILE; type=local,dest=DIR; DIR)")
+              help="Output destination (type=docker|oci,dest=FILE; type=local,dest=DIR; DIR; "
+                   "type=image,compression=zstd[,force-compression=true])")
+@click.option("--compression", type=click.Choice(["gzip", "zstd"]), default=None,
+              help="Compression of the image's layers (default gzip; zstd gives an OCI manifest)")
 @click.option("--platform", default="", help="Set the target platform for the build (this host's only)")
 @click.option("--pull", "pull_policy", type=click.Choice(["missing", "always", "never"]), default="missing",
               help="Pull the base images: missing ones (default), always, never")
 @click.pass_obj
 def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_filter, network, add_hosts, labels,
-          secrets, quiet, progress, iidfile, outputs, platform, pull_policy) -> None:
+          secrets, quiet, progress, iidfile, outputs, compression, platform, pull_policy) -> None:
     """Build an image from a Dockerfile."""
     import os
 
@@ -67,6 +70,7 @@ def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_fi
         add_hosts=[list(options.parse_add_host(h)) for h in add_hosts],
         labels=options.parse_labels(list(labels)), secrets=dict(_secret(s) for s in secrets),
         pull=puller(ctx, None, pull_policy), source_date_epoch=int(epoch_text) if epoch_text else None,
+        compression=compression or "",
         progress=Progress(ctx.stderr, quiet=quiet))
     import sys
     image_id = build_image(ctx.engine, opts, stdin=sys.stdin.buffer, outputs=list(outputs))
