@@ -12,12 +12,13 @@ no container and writes no layer, and gives the same image ID."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import shutil
 import threading
 import time
 
-from minictr.build import instructions as ins_mod, leftovers, narrate, run_step, stages
+from minictr.build import instructions as ins_mod, layer_compression, leftovers, narrate, run_step, stages
 from minictr.build.cache import NO_LAYER, BuildCache
 from minictr.build.config_steps import _PREDEFINED_ARGS, ConfigSteps
 from minictr.build.context import BuildContext
@@ -56,12 +57,14 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
         self.opts = opts
         self.context = context
         self.progress = opts.progress
+        self.compression = opts.compression or "gzip"   # every layer the build writes
         self.results: dict[int, ImageState] = {}
         self.used_args: set[str] = set()
         self.owner = leftovers.owner_tag()
         self.scratch_dir = leftovers.scratch_dir(self.store.root, self.owner)
         self.scheduler = stages.Scheduler()   # independent stages at once
         self.materializing = threading.Lock()
+        self.step_numbers = itertools.count(1)
 
     @property
     def store(self):
@@ -93,6 +96,8 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
                 config = ins_mod.copy_config(final.config)
                 config["Labels"] = {**(config.get("Labels") or {}), **self.opts.labels}
                 final = final.with_config(config, json.dumps(self.opts.labels, sort_keys=True))
+            if self.opts.force_compression:
+                final = layer_compression.forced(self.store, self.cache, final, self.compression)
             image_id = final.materialize(self.store)
             for tag in self.opts.tags:
                 self.store.records.tag(image_id, tag)
@@ -276,7 +281,8 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
             forced = "--no-cache"
         elif ctx.stage.name and ctx.stage.name in self.opts.no_cache_filter:
             forced = f"--no-cache-filter {ctx.stage.name}"
-        hit = None if forced else self.cache.get(key)
+        hit = None if forced else layer_compression.cache_hit(self.store, self.cache, key, ctx.state,
+                                                              self.compression)
         if hit is None:
             narrate.miss(self.cache, key, parent, what, forced, ctx.last_missed)
         else:

@@ -160,7 +160,7 @@ class ConfigSteps:
         if config["WorkingDir"] != "/" and existing is None:
             entries = copy_step.with_parents([copy_step.Entry(config["WorkingDir"], None, None)], lower)
             parent = ctx.state.layers[-1].chain_id if ctx.state.layers else None
-            with LayerWriter(self.store, parent, what="WORKDIR layer") as writer:
+            with LayerWriter(self.store, parent, what="WORKDIR layer", compression=self.compression) as writer:
                 write_tar(self._clamp(copy_step.nodes(entries, None, None, time.time_ns())), writer)
                 writer.finish()
                 layer = writer.commit()

@@ -85,7 +85,7 @@ class CopySteps:
                 ctx.vertex.cached()
                 return
             parent = ctx.state.layers[-1].chain_id if ctx.state.layers else None
-            with LayerWriter(self.store, parent, what=f"{ins.keyword} layer") as writer:
+            with LayerWriter(self.store, parent, what=f"{ins.keyword} layer", compression=self.compression) as writer:
                 write_tar(self._clamp(copy_step.nodes(entries, owner, req.chmod, time.time_ns())), writer)
                 writer.finish()
                 layer = writer.commit()

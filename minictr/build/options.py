@@ -18,5 +18,7 @@ class BuildOptions:
     labels: dict = field(default_factory=dict)
     secrets: dict = field(default_factory=dict)     # --secret id -> its bytes (never in a layer, key or history)
     source_date_epoch: int | None = None            # SOURCE_DATE_EPOCH: every time in the image at most this
+    compression: str = ""                           # the layers': gzip | zstd ("": gzip)
+    force_compression: bool = False                 # the base image's layers too
     pull: object = None                             # callable(ref): fetch a missing base image
     progress: object = None                         # build.progress.Progress

@@ -9,7 +9,8 @@
 Each step is a Vertex (`begin` returns it) that says its own output and
 end, so stages building at once interleave their lines as BuildKit's do,
 each line naming its step. `quiet` prints nothing (the CLI prints the
-image ID at the end)."""
+image ID at the end). build/progress_tty.py is the terminal's display,
+build/progress_mode.py picks one."""
 from __future__ import annotations
 
 import sys
@@ -41,6 +42,9 @@ class Progress:
     def note(self, text: str) -> None:
         """A line about the whole build (a warning), after the last step's."""
         self._write(f"#{self.n} {text}\n")
+
+    def close(self) -> None:
+        """The build is over (each line is out already; a tty display's is not)."""
 
 
 class Vertex:

@@ -20,6 +20,7 @@ def build_image(engine, opts: BuildOptions, stdin=None, outputs: list[str] = ())
     or `-f -`); `outputs`: --output values, checked before anything is built."""
     from minictr.build import context_tar, leftovers, output
     exports = [output.parse(o) for o in outputs]
+    output.apply_compression(exports, opts)
     text = None
     if opts.dockerfile == "-":
         text = _decode(stdin.read() if stdin is not None else b"", "the Dockerfile on stdin")
@@ -38,9 +39,9 @@ def build_image(engine, opts: BuildOptions, stdin=None, outputs: list[str] = ())
             text = from_stdin if from_stdin is not None else text
             opts.context = unpacked if from_stdin is None else _empty_dir(scratch)
         image_id = _build(engine, opts, text)
-        for kind, dest in exports:
+        for export in exports:
             with tempfile.TemporaryDirectory(dir=_empty_dir(scratch, "export-")) as tmp:
-                output.write(engine.images, image_id, kind, dest, tmp)
+                output.write(engine.images, image_id, export.kind, export.dest, tmp)
         return image_id
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -29,10 +29,10 @@ class RunFailed(BuildError):
 
 def run(engine, image_id: str, parent_chain_id: str | None, argv: list[str], env: list[str], workdir: str,
         user: str, network: str, add_hosts: list, emit, mounts: list[dict] = (), rewrite=None,
-        labels: dict | None = None, keep_dirs: list[str] = ()):
+        labels: dict | None = None, keep_dirs: list[str] = (), compression: str = "gzip"):
     """The layer the command made (None if it changed no file). `emit(text)`
     gets each piece of output as it comes; `mounts`: OCI mounts for the
-    step only (RUN --mount), never in the layer."""
+    step only (RUN --mount), never in the layer; `compression`: its blob's."""
     spec = ContainerSpec(image=image_id, cmd=list(argv), entrypoint=[], env=list(env), workdir=workdir,
                          user=user, network=network, add_hosts=[list(h) for h in add_hosts],
                          labels={"org.minictr.build": "step", **(labels or {})},
@@ -55,7 +55,7 @@ def run(engine, image_id: str, parent_chain_id: str | None, argv: list[str], env
         if not changes and not extra:
             narrate.run_layer(paths.upper, changes, None)
             return None
-        with LayerWriter(engine.images, parent_chain_id, what="RUN layer") as layer:
+        with LayerWriter(engine.images, parent_chain_id, what="RUN layer", compression=compression) as layer:
             nodes = itertools.chain(extra, layer_nodes(engine, rec, changes))
             write_tar(rewrite(nodes) if rewrite else nodes, layer)
             layer.finish()

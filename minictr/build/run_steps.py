@@ -42,7 +42,7 @@ class RunSteps:
             ctx.vertex.cached()
             return
         temp = ctx.state.image_id is None
-        step = str(ctx.vertex.n)
+        step = str(next(self.step_numbers))   # this step's own lease on the image
         with self.materializing:   # two stages may store the same state at once
             image_id = ctx.state.materialize(self.store, lambda i: leftovers.hold(self.store, i, self.owner, step))
         prepared = run_mounts.Prepared(self.scratch_dir)
@@ -60,7 +60,7 @@ class RunSteps:
                                      [f"{k}={v}" for k, v in sorted(build_args.items())] + prepared.env,
                                      config.get("WorkingDir", ""), config.get("User", ""), network,
                                      self.opts.add_hosts, ctx.vertex.output, prepared.mounts, self._clamp,
-                                     {leftovers.OWNER_LABEL: self.owner}, prepared.dirs)
+                                     {leftovers.OWNER_LABEL: self.owner}, prepared.dirs, self.compression)
         finally:
             prepared.close()
             if temp:   # the step's container is gone: so is the image it ran in (its layers stay)

@@ -1,6 +1,6 @@
 """A new layer written as a tar stream (by `commit`, by a build step):
-the tar bytes are hashed (the diff_id) and gzip'ed while they come, the
-gzip'ed bytes hashed too (the blob's digest) and spooled to an unnamed
+the tar bytes are hashed (the diff_id) and gzip'ed (or zstd'ed) while they
+come, the compressed bytes hashed too (the blob's digest) and spooled to an unnamed
 temp file under the store's root. `commit()` then stores the blob and
 unpacks it into its snapshot the way `load` does (the blob verified
 against its digest and the unpacked stream against the diff_id once more
@@ -15,8 +15,8 @@ vanishes when closed, or when the process is killed), so leaving the
 with-block without `commit()`, by an exception or on purpose, leaves
 nothing behind; after `commit()` a failure leaves at most a verified,
 unreferenced blob, which the image GC removes. The same content written
-twice is stored once (the gzip stream is deterministic: no name, no
-time in its header).
+twice is stored once (the compressed stream is deterministic: no name,
+no time in a gzip header).
 
 A caller holds the store's GC lock (`state.locks.gc_lock`, shared) from
 the first layer until the image's record is written: until then the GC
@@ -33,6 +33,8 @@ from minictr.image.store import ImageStore
 from minictr.oci import image_config as _ic
 from minictr.oci import media_types as mt
 
+# a layer's compression -> its blob's media type
+COMPRESSIONS = {"gzip": mt.DOCKER_LAYER_GZIP, "zstd": mt.OCI_LAYER_ZSTD}
 EMPTY_TAR = b"\0" * 1024   # the end-of-archive marker alone: docker's empty layer (diff_id sha256:5f70bf18...)
 
 
@@ -41,12 +43,15 @@ class LayerWriter:
     stores it. `parent_chain_id`: the chain ID of the layer below (None
     for a bottom layer)."""
 
-    def __init__(self, store: ImageStore, parent_chain_id: str | None = None, what: str = "layer"):
+    def __init__(self, store: ImageStore, parent_chain_id: str | None = None, what: str = "layer",
+                 compression: str = "gzip"):
         import hashlib   # OpenSSL's set-up: only when a layer is written
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"{what}: unknown layer compression {compression!r}")
         self.store, self.parent_chain_id, self.what = store, parent_chain_id, what
-        self.media_type = mt.DOCKER_LAYER_GZIP
+        self.media_type = COMPRESSIONS[compression]
         self._raw, self._blob = hashlib.sha256(), hashlib.sha256()
-        self._z = zlib.compressobj(6, zlib.DEFLATED, 31)   # 31: a gzip wrapper, mtime 0, no name
+        self._z = _compressor(compression)
         self.tar_size = 0      # tar bytes taken
         self.blob_size = 0     # gzip'ed bytes spooled
         self._spool = None
@@ -144,3 +149,13 @@ class LayerWriter:
         if unpacked is None:
             unpacked = store.records.unpacked_size_of(chain_id)
         return LayerRecord(chain_id, diff_id, blob_digest, self.media_type, size, unpacked)
+
+
+def _compressor(compression: str):
+    """gzip: mtime 0 and no name in its header; zstd: level 3 (BuildKit's
+    default) on one thread, with frame checksums. Both give the same blob
+    for the same tar, however it is cut into writes."""
+    if compression == "zstd":
+        import zstandard
+        return zstandard.ZstdCompressor(level=3, write_checksum=True).compressobj()
+    return zlib.compressobj(6, zlib.DEFLATED, 31)   # 31: a gzip wrapper

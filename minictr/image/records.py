@@ -76,6 +76,22 @@ class ImageRecords:
                 c.execute("INSERT OR REPLACE INTO repo_digests(repo, digest, image_id) VALUES (?,?,?)",
                           (repo_digest[0], repo_digest[1], image_id))
 
+    def set_manifest(self, image_id: str, manifest_digest: str, manifest_media_type: str,
+                     layers: list[LayerRecord]) -> None:
+        """Point a recorded image at another manifest of the same config (its
+        layers compressed otherwise); nothing changes when it has that one."""
+        with transaction(self.conn) as c:
+            changed = c.execute("UPDATE images SET manifest_digest=?, manifest_media_type=?, size=? "
+                                "WHERE id=? AND manifest_digest!=?",
+                                (manifest_digest, manifest_media_type, sum(layer.blob_size for layer in layers),
+                                 image_id, manifest_digest)).rowcount
+            if changed:
+                c.execute("DELETE FROM image_layers WHERE image_id=?", (image_id,))
+                c.executemany("INSERT INTO image_layers VALUES (?,?,?,?,?,?,?,?)",
+                              [(image_id, i, layer.chain_id, layer.diff_id, layer.blob_digest,
+                                layer.blob_media_type, layer.blob_size, layer.unpacked_size)
+                               for i, layer in enumerate(layers)])
+
     def tag(self, image_id: str, name: str) -> None:
         with transaction(self.conn) as c:
             c.execute("INSERT OR REPLACE INTO tags(name, image_id) VALUES (?,?)", (name, image_id))

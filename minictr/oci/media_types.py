@@ -17,6 +17,7 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+DOCKER_LAYER_ZSTD = "application/vnd.docker.image.rootfs.diff.tar.zstd"   # containerd's, not in Docker's spec
 DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
 DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 
@@ -24,10 +25,20 @@ MANIFESTS = (OCI_MANIFEST, DOCKER_MANIFEST)
 INDEXES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
 CONFIGS = (OCI_CONFIG, DOCKER_CONFIG)
 LAYERS = (OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_LAYER_NONDIST, OCI_LAYER_NONDIST_GZIP,
-          OCI_LAYER_NONDIST_ZSTD, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_FOREIGN_LAYER)
+          OCI_LAYER_NONDIST_ZSTD, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_FOREIGN_LAYER, DOCKER_LAYER_ZSTD)
 
 # What a pull asks for, most wanted first (the Accept header).
 PULL_ACCEPT = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
+
+
+_OCI_LAYER_OF = {DOCKER_LAYER: OCI_LAYER, DOCKER_LAYER_GZIP: OCI_LAYER_GZIP, DOCKER_LAYER_ZSTD: OCI_LAYER_ZSTD,
+                 DOCKER_FOREIGN_LAYER: OCI_LAYER_NONDIST_GZIP}
+
+
+def oci_layer_type(media_type: str) -> str:
+    """A layer's media type as an OCI manifest spells it (the same bytes:
+    Docker's names for gzip'ed and plain tars have OCI equivalents)."""
+    return _OCI_LAYER_OF.get(media_type, media_type)
 
 
 def is_index(media_type: str) -> bool:

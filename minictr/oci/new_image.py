@@ -1,7 +1,8 @@
 """The documents of a new image made on top of a parent (`commit`, a build
 step): its config (the parent's platform, the new Config, the parent's
-diff_ids and history with one more of each) and the Docker manifest that
-points at it. Plain data in, JSON bytes out; the image store keeps them."""
+diff_ids and history with one more of each) and the Docker manifest (or,
+for zstd layers, the OCI manifest) that points at it. Plain data in, JSON
+bytes out; the image store keeps them."""
 from __future__ import annotations
 
 import json
@@ -60,3 +61,15 @@ def docker_manifest(config_digest: str, config_size: int, layers: list[tuple[str
         "config": {"mediaType": mt.DOCKER_CONFIG, "size": config_size, "digest": config_digest},
         "layers": [{"mediaType": media_type, "size": size, "digest": digest} for media_type, size, digest in layers],
     }, indent=3).encode()
+
+
+def oci_manifest(config_digest: str, config_size: int, layers: list[tuple[str, int, str]]) -> bytes:
+    """An OCI image manifest (what an image with zstd layers needs: Docker's
+    schema 2 has no zstd layer type); layers as for docker_manifest, their
+    media types in OCI's spelling."""
+    return json.dumps({
+        "schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": mt.OCI_CONFIG, "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": mt.oci_layer_type(media_type), "digest": digest, "size": size}
+                   for media_type, size, digest in layers],
+    }, indent=2).encode()

@@ -218,7 +218,7 @@ def test_outputs_docker_archive_and_local_dir(mc, context, tmp_path):
         assert "manifest.json" in tar.getnames()
     assert (local / "out.txt").read_text() == "out\n" and (local / "bin" / "busybox").exists()
     bad = mc("build", "-o", "type=nonsense,dest=x", str(ctx), timeout=60)
-    assert bad.returncode != 0 and "type must be docker, oci or local" in bad.stderr
+    assert bad.returncode != 0 and "type must be image, docker, oci or local" in bad.stderr
 
 
 def test_a_context_from_a_tar_on_stdin_and_a_dockerfile_on_stdin(mc, context, tmp_path):

@@ -178,3 +178,19 @@ def test_a_built_image_saved_by_minictr_runs_in_podman(mc, podman, context, tmp_
     image_id = mc.inspect("handoff:1")["Id"].split(":")[1]
     out = podman("run", "--rm", "--pull=never", "--network", "none", image_id, timeout=120).stdout
     assert out == "built by minictr\n"
+
+
+@pytest.mark.parametrize("fmt", ["docker-archive", "oci-archive"])
+def test_a_zstd_image_saved_by_minictr_runs_in_podman(mc, podman, context, tmp_path, fmt):
+    """docker-archive: the layers go out as plain tars; oci-archive: as the
+    zstd blobs they are, which podman reads itself."""
+    ctx = context(f"FROM busybox\nRUN echo 'zstd by minictr, {fmt}' > /msg\nCMD [\"cat\", \"/msg\"]\n")
+    res = mc("build", "--pull", "never", "--network", "none", "--compression", "zstd", "-t", "handoff:zstd",
+             str(ctx), timeout=300)
+    assert res.returncode == 0, res.stderr
+    archive = tmp_path / "handoff.tar"
+    mc("save", "--format", fmt, "-o", str(archive), "handoff:zstd", check=True, timeout=120)
+    podman("load", "-i", str(archive), timeout=300)
+    image_id = mc.inspect("handoff:zstd")["Id"].split(":")[1]
+    out = podman("run", "--rm", "--pull=never", "--network", "none", image_id, timeout=120).stdout
+    assert out == f"zstd by minictr, {fmt}\n"

@@ -1,5 +1,6 @@
 """`minictr build [OPTIONS] PATH`: a Dockerfile and its context to an
-image, with docker build's flags and BuildKit's plain progress on stderr."""
+image, with docker build's flags and BuildKit's progress on stderr (plain,
+or its tty display on a terminal)."""
 import click
 
 
@@ -20,19 +21,22 @@ import click
               help="Set type of progress output")
 @click.option("--iidfile", default="", help="Write the image ID to the file")
 @click.option("-o", "--output", "outputs", multiple=True,
-              help="Output destination (type=docker|oci,dest=FILE; type=local,dest=DIR; DIR)")
+              help="Output destination (type=docker|oci,dest=FILE; type=local,dest=DIR; DIR; "
+                   "type=image,compression=zstd[,force-compression=true])")
+@click.option("--compression", type=click.Choice(["gzip", "zstd"]), default=None,
+              help="Compression of the image's layers (default gzip; zstd gives an OCI manifest)")
 @click.option("--platform", default="", help="Set the target platform for the build (this host's only)")
 @click.option("--pull", "pull_policy", type=click.Choice(["missing", "always", "never"]), default="missing",
               help="Pull the base images: missing ones (default), always, never")
 @click.pass_obj
 def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_filter, network, add_hosts, labels,
-          secrets, quiet, progress, iidfile, outputs, platform, pull_policy) -> None:
+          secrets, quiet, progress, iidfile, outputs, compression, platform, pull_policy) -> None:
     """Build an image from a Dockerfile."""
     import os
 
     from minictr.build.run import build_image
     from minictr.build.options import BuildOptions
-    from minictr.build.progress import Progress
+    from minictr.build import progress_mode
     from minictr.cli.container.flags import puller
     from minictr.engine import options
     from minictr.errors import MinictrError
@@ -56,7 +60,8 @@ def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_fi
                 continue   # docker: an unset variable named alone is left out
             value = os.environ[key]
         args[key] = value
-    quiet = quiet or progress == "quiet"
+    mode = "quiet" if quiet else progress_mode.mode_for(progress, os.environ, ctx.stderr_is_tty)
+    quiet = mode == "quiet"
     epoch_text = args.get("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH", ""))
     if epoch_text and not epoch_text.isdigit():
         raise MinictrError(f"SOURCE_DATE_EPOCH={epoch_text!r}: expected seconds since the epoch")
@@ -67,20 +72,24 @@ def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_fi
         add_hosts=[list(options.parse_add_host(h)) for h in add_hosts],
         labels=options.parse_labels(list(labels)), secrets=dict(_secret(s) for s in secrets),
         pull=puller(ctx, None, pull_policy), source_date_epoch=int(epoch_text) if epoch_text else None,
-        progress=Progress(ctx.stderr, quiet=quiet))
+        compression=compression or "",
+        progress=progress_mode.progress_for(mode, ctx.stderr))
     import sys
-    image_id = build_image(ctx.engine, opts, stdin=sys.stdin.buffer, outputs=list(outputs))
-    if iidfile:
-        with open(iidfile, "w") as f:
-            f.write(image_id)
+    try:
+        image_id = build_image(ctx.engine, opts, stdin=sys.stdin.buffer, outputs=list(outputs))
+        if iidfile:
+            with open(iidfile, "w") as f:
+                f.write(image_id)
+        if not quiet:
+            export = opts.progress.begin("exporting to image")
+            export.note(f"writing image {image_id} done")
+            for tag in opts.tags:
+                export.note(f"naming to {tag} done")
+            export.done()
+    finally:
+        opts.progress.close()   # a tty display's last frame, before the error if there is one
     if quiet:
         ctx.out(image_id)
-    else:
-        export = opts.progress.begin("exporting to image")
-        export.note(f"writing image {image_id} done")
-        for tag in opts.tags:
-            export.note(f"naming to {tag} done")
-        export.done()
 
 
 def _secret(text: str) -> tuple[str, bytes]:
