@@ -233,3 +233,60 @@ def test_a_missing_plugin_or_a_malformed_conflist_is_refused_before_anything_run
         assert in_netns(netns, "ip", "-o", "link").stdout.count("\n") == 1   # lo only
     finally:
         podnet.netns.remove("never")
+
+
+STALL = """#!/bin/sh
+# a plugin that, on ADD, records its pid and hangs: the moment to kill the runtime
+cat >/dev/null
+if [ "$CNI_COMMAND" = ADD ]; then echo $$ > {marker}; exec sleep 60; fi
+"""
+
+
+def test_a_runtime_killed_during_add_leaves_what_a_later_del_removes(podnet, tmp_path):
+    """SIGKILL minictr while the second plugin of the list runs: bridge has
+    made the veth, the address and the NAT chain. A new process's DEL, from
+    the record written before the first plugin ran, removes all of it."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    marker = tmp_path / "stall.pid"
+    (bindir / "stall").write_text(STALL.format(marker=marker))
+    (bindir / "stall").chmod(0o755)
+    conf = json.loads(open(podnet.conf_path).read())
+    conf["plugins"].insert(1, {"type": "stall"})
+    conf_dir = tmp_path / "stall.d"
+    conf_dir.mkdir()
+    (conf_dir / "10.conflist").write_text(json.dumps(conf))
+    netns = podnet.netns.create("killed")
+    links, allocations = set(podnet.host_links()), set(podnet.allocations())
+    code = (f"from minictr.pods.cni.network import CNI, Attachment\n"
+            f"CNI({str(conf_dir)!r}, bin_dirs=({str(bindir)!r}, {CNI_BIN!r}), cache_dir={podnet.cache_dir!r})"
+            f".add(Attachment('killed', {netns!r}))\n")
+    runtime = subprocess.Popen([sys.executable, "-c", code])
+    stall_pid = None
+    try:
+        deadline = time.monotonic() + 30
+        while not (marker.exists() and marker.read_text().strip()):
+            assert runtime.poll() is None and time.monotonic() < deadline, "the ADD never reached the stall"
+            time.sleep(0.05)
+        stall_pid = int(marker.read_text())
+        runtime.kill()
+        runtime.wait(timeout=10)
+        # half a network: bridge's part is in place
+        assert set(podnet.host_links()) - links and set(podnet.allocations()) - allocations
+        assert rules_naming('id: \\"killed\\"')
+        fresh = CNI(str(conf_dir), bin_dirs=(str(bindir), CNI_BIN), cache_dir=podnet.cache_dir)
+        assert [(e.container_id, e.result) for e in fresh.attachments()] == [("killed", None)]
+        fresh.delete(Attachment("killed", netns))
+        assert set(podnet.host_links()) == links and set(podnet.allocations()) == allocations
+        assert rules_naming('id: \\"killed\\"') == [] and fresh.attachments() == []
+        assert "eth0" not in in_netns(netns, "ip", "-o", "link").stdout
+    finally:
+        if runtime.poll() is None:
+            runtime.kill()
+            runtime.wait(timeout=10)
+        if stall_pid:
+            try:
+                os.kill(stall_pid, 9)
+            except ProcessLookupError:
+                pass
+        podnet.netns.remove("killed")
