@@ -21,6 +21,11 @@ PROGRAMS: dict[str, list[str]] = {
     "minictr-shim": ["monitor_main.c", "monitor_loop.c", "monitor_log.c",
                      "monitor_attach.c", "monitor_tty.c", "monitor_exit.c"],
 }
+# Programs linked static: they run inside a container's rootfs, which may
+# have no libc (the pod sandbox's pause process, minictr/pods/pause.py).
+STATIC_PROGRAMS: dict[str, list[str]] = {
+    "minictr-pause": ["pause.c"],
+}
 
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE", "-std=gnu11"]
 
@@ -57,6 +62,7 @@ int umount2(const char *target, int flags);
 int mc_link_up_in_netns(int netns_fd, const char *ifname);
 int mc_openat2(int dirfd, const char *path, int flags, int mode, unsigned long long resolve);
 int setns(int fd, int nstype);
+int unshare(int flags);
 int getsockopt(int sockfd, int level, int optname, void *optval, unsigned int *optlen);
 """
 
@@ -89,9 +95,11 @@ def build_programs() -> None:
     bindir = NATIVE / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
     cc = os.environ.get("CC", "cc")
-    for name, sources in PROGRAMS.items():
+    programs = [(name, sources, []) for name, sources in PROGRAMS.items()]
+    programs += [(name, sources, ["-static", "-s"]) for name, sources in STATIC_PROGRAMS.items()]
+    for name, sources, ldflags in programs:
         out = bindir / name
-        cmd = [cc, *CFLAGS, "-I", str(HERE), "-o", str(out), *[str(HERE / s) for s in sources]]
+        cmd = [cc, *CFLAGS, "-I", str(HERE), "-o", str(out), *[str(HERE / s) for s in sources], *ldflags]
         subprocess.run(cmd, check=True)
 
 

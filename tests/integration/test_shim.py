@@ -19,19 +19,10 @@ import pytest
 from minictr.engine import attach, logs, shim
 from minictr.engine.attach import AttachClient
 from minictr.engine.shim import EXIT, STDERR, STDOUT, ShimOptions
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(not os.path.exists(shim.shim_path()),
                                 reason="minictr-shim not built (python cshim/build.py)")
-
-
-def wait_for(pred, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def wait_ran(marker: Path) -> None:

@@ -11,13 +11,17 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "minictr"
 # layer -> packages it must not import
 FORBIDDEN = {
-    "oci": ("minictr.image", "minictr.runtime", "minictr.network", "minictr.engine", "minictr.build", "minictr.cli"),
-    "state": ("minictr.image", "minictr.runtime", "minictr.network", "minictr.engine", "minictr.build", "minictr.cli"),
-    "image": ("minictr.runtime", "minictr.engine", "minictr.network", "minictr.build", "minictr.cli"),
-    "runtime": ("minictr.image", "minictr.engine", "minictr.network", "minictr.build", "minictr.cli"),
-    "network": ("minictr.image", "minictr.runtime", "minictr.engine", "minictr.build", "minictr.cli"),
-    "engine": ("minictr.build", "minictr.cli"),
-    "build": ("minictr.cli",),   # above the engine, beside the pods and kube layers
+    "oci": ("minictr.image", "minictr.runtime", "minictr.network", "minictr.engine", "minictr.build", "minictr.pods",
+            "minictr.cli"),
+    "state": ("minictr.image", "minictr.runtime", "minictr.network", "minictr.engine", "minictr.build",
+              "minictr.pods", "minictr.cli"),
+    "image": ("minictr.runtime", "minictr.engine", "minictr.network", "minictr.build", "minictr.pods", "minictr.cli"),
+    "runtime": ("minictr.image", "minictr.engine", "minictr.network", "minictr.build", "minictr.pods", "minictr.cli"),
+    "network": ("minictr.image", "minictr.runtime", "minictr.engine", "minictr.build", "minictr.pods", "minictr.cli"),
+    "engine": ("minictr.build", "minictr.pods", "minictr.cli"),
+    "build": ("minictr.pods", "minictr.cli"),   # above the engine, beside the pods and kube layers
+    # pod sandboxes and CNI: above the engine, below the CRI server and the kubelet
+    "pods": ("minictr.build", "minictr.cri", "minictr.kube", "minictr.cli", "grpc"),
 }
 
 
