@@ -21,6 +21,7 @@ from minictr.build.config_steps import _PREDEFINED_ARGS, ConfigSteps
 from minictr.build.context import BuildContext
 from minictr.build.copy_steps import CopySteps
 from minictr.build.errors import BuildError, DockerfileError
+from minictr.build.named_sources import NamedSources, sources_read
 from minictr.build.options import BuildOptions
 from minictr.build.run_steps import RunSteps
 from minictr.build.state import ImageState
@@ -41,9 +42,10 @@ class _Stage:
         self.vertex = None      # the step's progress (build.progress.Vertex)
 
 
-class Builder(ConfigSteps, RunSteps, CopySteps):
+class Builder(ConfigSteps, RunSteps, CopySteps, NamedSources):
     """The stages and the order of the steps; the steps themselves are in
-    config_steps.py, run_steps.py and copy_steps.py (mixed in)."""
+    config_steps.py, run_steps.py and copy_steps.py, --build-context's
+    sources in named_sources.py (mixed in)."""
 
     def __init__(self, engine, dockerfile, opts: BuildOptions, context: BuildContext):
         self.engine = engine
@@ -124,12 +126,15 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
                 raise DockerfileError(self.df.path, line, "circular dependency between build stages")
             visiting.add(index)
             stage = self.df.stages[index]
+            if stage.name and self._named(stage.name):   # a --build-context stands in for the stage
+                visiting.discard(index)
+                order.append(index)
+                return
             base = expand(stage.base, meta, self.df.escape, self.df.path, stage.from_line).lower()
             if base in by_name and by_name[base] < index:
                 need(by_name[base], stage.from_line)
             for ins in stage.instructions:
-                source = _flag(ins, "from")
-                if ins.keyword in ("COPY", "ADD") and source:
+                for source in sources_read(ins):
                     ref = source.lower()
                     if ref in by_name:
                         need(by_name[ref], ins.line)
@@ -148,6 +153,9 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
     def _build_stage(self, stage, meta: dict) -> ImageState:
         from minictr.build.expand import expand
         where = (self.df.path, stage.from_line)
+        named = self._named(stage.name) if stage.name else None
+        if named:   # BuildKit: a named context of a stage's name replaces the whole stage
+            return self._named_stage(named, where)
         base = expand(stage.base, meta, self.df.escape, *where)
         if stage.platform:
             from minictr.oci import platform
@@ -192,6 +200,9 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
         by_name = {s.name: s.index for s in self.df.stages if s.name}
         if base.lower() in by_name and by_name[base.lower()] < stage.index:
             return self.results[by_name[base.lower()]]
+        named = self._named(base)
+        if named:
+            return self._named_state(named, (self.df.path, stage.from_line))
         image = self.store.records.find(base)
         if image is None:
             if self.opts.pull is None:
@@ -274,6 +285,8 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
             state = self.results.get(by_name.get(ref, int(ref) if ref.isdigit() else -1))
             if state is None:
                 raise DockerfileError(*where, f"COPY --from={source}: no such stage")
+        elif self._named(source):
+            return self._named_tree(self._named(source), where)
         else:
             image = self.store.records.find(source)
             if image is None:
@@ -288,9 +301,3 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
             with read_only_tree(self.store.snapshots, state.chain_ids, self.scratch_dir) as root:
                 yield BuildContext(root, in_root=True), state.key
         return opened()
-
-def _flag(ins, name: str) -> str:
-    for key, value in ins.flags:
-        if key == name:
-            return value
-    return ""
