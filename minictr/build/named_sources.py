@@ -18,6 +18,7 @@ from minictr.build.named_contexts import lookup_name
 from minictr.build.state import ImageState, chain_key
 from minictr.build.tree import read_only_tree
 from minictr.engine.diff import LowerView
+from minictr.errors import MinictrError
 from minictr.image.layer_writer import LayerWriter
 from minictr.image.tar_writer import write_tar
 
@@ -36,9 +37,9 @@ class NamedSources:
         vertex = self.progress.begin(f"[context {named.name}] {named.kind} {named.value}")
         try:
             state = self._named_state(named, where)
-        except DockerfileError as e:
+        except MinictrError as e:   # a pull that failed, a file the layer could not read
             vertex.error(str(e))
-            raise
+            raise e if isinstance(e, DockerfileError) else DockerfileError(*where, f"context {named.name}: {e}")
         vertex.done()
         return state
 

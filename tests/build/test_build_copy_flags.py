@@ -222,3 +222,11 @@ def test_an_rw_bind_mount_takes_writes_and_throws_them_away(mc, context):
     assert out.split() == ["changed", "original", "f", "gone", "original", "more", "f", "stage", "3"], out
     assert (ctx / "data" / "f").read_text() == "original\n" and (ctx / "data" / "gone").exists()
     assert sorted(p.name for p in (ctx / "data").iterdir()) == ["f", "gone"], "the context is never written"
+
+
+def test_a_docker_image_context_of_a_missing_image_names_the_line(mc, context):
+    ctx = context("FROM busybox\nCOPY --from=x /etc/passwd /p\n")
+    res = mc("build", "--network", "none", "--pull", "never", "-t", "badctx:2",
+             "--build-context", "x=docker-image://no-such-image:1", str(ctx), timeout=120)
+    assert res.returncode != 0 and "Dockerfile:2:" in res.stderr and "no-such-image:1" in res.stderr, res.stderr
+    assert mc("image", "inspect", "badctx:2").returncode != 0
