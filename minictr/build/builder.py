@@ -24,6 +24,7 @@ from minictr.build.config_steps import _PREDEFINED_ARGS, ConfigSteps
 from minictr.build.context import BuildContext
 from minictr.build.copy_steps import CopySteps
 from minictr.build.errors import BuildError, DockerfileError
+from minictr.build.named_sources import NamedSources, sources_read
 from minictr.build.options import BuildOptions
 from minictr.build.run_steps import RunSteps
 from minictr.build.state import ImageState
@@ -47,9 +48,10 @@ class _Stage:
         self.last_missed = False
 
 
-class Builder(ConfigSteps, RunSteps, CopySteps):
+class Builder(ConfigSteps, RunSteps, CopySteps, NamedSources):
     """The stages and the order of the steps; the steps themselves are in
-    config_steps.py, run_steps.py and copy_steps.py (mixed in)."""
+    config_steps.py, run_steps.py and copy_steps.py, --build-context's
+    sources in named_sources.py (mixed in)."""
 
     def __init__(self, engine, dockerfile, opts: BuildOptions, context: BuildContext):
         self.engine = engine
@@ -156,18 +158,19 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
             visiting.add(index)
             stage = self.df.stages[index]
             mine: set[int] = set()
+            if stage.name and self._named(stage.name):   # a --build-context stands in for the stage
+                visiting.discard(index)
+                needs[index] = mine
+                order.append(index)
+                return
             base = expand(stage.base, meta, self.df.escape, self.df.path, stage.from_line).lower()
             if base in by_name and by_name[base] < index:
                 mine.add(by_name[base])
                 need(by_name[base], stage.from_line)
             for ins in stage.instructions:
-                refs = []
-                if ins.keyword in ("COPY", "ADD") and _flag(ins, "from"):
-                    refs.append((_flag(ins, "from"), "COPY --from"))
-                if ins.keyword == "RUN":
-                    refs += [(m.from_, "RUN --mount from") for m in _mounts_from(ins)]
-                for ref, what in refs:
-                    dep = stage_ref(ref, index, ins.line, what)
+                what = "COPY --from" if ins.keyword in ("COPY", "ADD") else "RUN --mount from"
+                for source in sources_read(ins):
+                    dep = stage_ref(source, index, ins.line, what)
                     if dep is not None:
                         mine.add(dep)
                         need(dep, ins.line)
@@ -182,6 +185,9 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
     def _build_stage(self, stage, meta: dict) -> ImageState:
         from minictr.build.expand import expand
         where = (self.df.path, stage.from_line)
+        named = self._named(stage.name) if stage.name else None
+        if named:   # BuildKit: a named context of a stage's name replaces the whole stage
+            return self._named_stage(named, where)
         base = expand(stage.base, meta, self.df.escape, *where)
         if stage.platform:
             from minictr.oci import platform
@@ -229,6 +235,9 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
         by_name = {s.name: s.index for s in self.df.stages if s.name}
         if base.lower() in by_name and by_name[base.lower()] < stage.index:
             return self.results[by_name[base.lower()]]
+        named = self._named(base)
+        if named:
+            return self._named_state(named, (self.df.path, stage.from_line))
         image = self.store.records.find(base)
         if image is None:
             if self.opts.pull is None:
@@ -328,6 +337,8 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
             state = self.results.get(by_name.get(ref, int(ref) if ref.isdigit() else -1))
             if state is None:
                 raise DockerfileError(*where, f"COPY --from={source}: no such stage")
+        elif self._named(source):
+            return self._named_tree(self._named(source), where)
         else:
             image = self.store.records.find(source)
             if image is None:
@@ -342,24 +353,3 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
             with read_only_tree(self.store.snapshots, state.chain_ids, self.scratch_dir) as root:
                 yield BuildContext(root, in_root=True), state.key
         return opened()
-
-def _mounts_from(ins) -> list:
-    """RUN's --mount values that read another stage (or an image)."""
-    from minictr.build import run_mounts
-    out = []
-    for name, value in ins.flags:
-        if name == "mount":
-            try:
-                mount = run_mounts.parse(value)
-            except MinictrError:
-                continue   # said at the step itself, with its line
-            if mount.from_:
-                out.append(mount)
-    return out
-
-
-def _flag(ins, name: str) -> str:
-    for key, value in ins.flags:
-        if key == name:
-            return value
-    return ""

@@ -40,12 +40,17 @@ class BuildContext:
     def ignored(self, rel: str) -> bool:
         return self.ignore is not None and self.ignore.ignored(rel)
 
-    def sources(self, pattern: str) -> list[Source]:
+    def relative(self, path: str) -> str:
+        """A source path as a path relative to the root ("" for the root itself)."""
+        return _clean(path)
+
+    def sources(self, pattern: str, recursive: bool = False) -> list[Source]:
         """What one source argument names (a path or a glob), sorted; a
-        BuildError when nothing matches or when it leads out of the context."""
+        BuildError when nothing matches or when it leads out of the context.
+        `recursive`: `**` matches any number of directories (COPY --parents)."""
         rel = _clean(pattern)
         if any(c in _MAGIC for c in rel):
-            names = sorted(n for n in glob.glob(rel, root_dir=self.root, include_hidden=True)
+            names = sorted(n for n in glob.glob(rel, root_dir=self.root, include_hidden=True, recursive=recursive)
                            if not self.ignored(_clean(n)))
             if not names:
                 raise BuildError(f"no source files were specified: {pattern!r} matches nothing in the build context")
@@ -74,11 +79,18 @@ class BuildContext:
                 raise BuildError(f"\"{pattern}\": a symlink to nothing") from None
         return Source(rel, path, st)
 
-    def walk(self, source: Source):
+    def walk(self, source: Source, exclude=None, under: str = ""):
         """(rel below the source, host path, lstat) of every entry under a
         directory source, parents first, names sorted, ignored ones left
-        out (a directory no exception can reach is not entered)."""
-        def visit(dir_path: str, dir_rel: str):
+        out (a directory no exception can reach is not entered). `exclude`:
+        COPY --exclude's IgnoreRules, matched against `under`/rel."""
+        def left_out(rules, rel: str, is_dir: bool) -> tuple[bool, bool]:
+            """(left out, still to be entered) by one set of rules."""
+            if rules is None or not rules.ignored(rel):
+                return False, True
+            return True, is_dir and rules.may_contain_kept(rel)
+
+        def visit(dir_path: str, dir_rel: str, below_dir: str):
             try:
                 names = sorted(os.listdir(dir_path))
             except OSError as e:
@@ -86,20 +98,17 @@ class BuildContext:
             for name in names:
                 path = os.path.join(dir_path, name)
                 ctx_rel = posixpath.join(dir_rel, name) if dir_rel else name
+                below = posixpath.join(below_dir, name) if below_dir else name
                 st = os.lstat(path)
                 is_dir = stat.S_ISDIR(st.st_mode)
-                if self.ignored(ctx_rel):
-                    if is_dir and self.ignore.may_contain_kept(ctx_rel):
-                        yield from visit(path, ctx_rel)   # an exception may keep something below
-                    continue
-                yield ctx_rel, path, st
-                if is_dir:
-                    yield from visit(path, ctx_rel)
-        prefix = source.rel
-        for ctx_rel, path, st in visit(source.path, source.rel):
-            below = ctx_rel[len(prefix):].lstrip("/") if prefix else ctx_rel
-            yield below, path, st
-
+                ignored, enter = left_out(self.ignore, ctx_rel, is_dir)
+                if not ignored:
+                    ignored, enter = left_out(exclude, posixpath.join(under, below) if under else below, is_dir)
+                if not ignored:
+                    yield below, path, st
+                if is_dir and enter:   # an exception may keep something below an ignored one
+                    yield from visit(path, ctx_rel, below)
+        yield from visit(source.path, source.rel, "")
 
 def _resolve_in_root(root: str, rel: str, pattern: str) -> str:
     """`rel` with its symlinks followed inside `root` (absolute targets

@@ -46,11 +46,17 @@ def destination(dest: str, workdir: str) -> tuple[str, bool]:
 
 
 def plan(tree, patterns: list[str], dest: str, workdir: str, lower, unpack_archives: bool = False,
-         remote: list[tuple[str, str]] = ()) -> list[Entry]:
+         remote: list[tuple[str, str]] = (), parents: bool = False, exclude=None) -> list[Entry]:
     """The entries, parents before children. `tree`: a build.context.BuildContext;
     `lower`: the image's merged view (engine.diff.LowerView) for what exists;
-    `remote`: ADD's fetched URLs as (file name, downloaded path)."""
+    `remote`: ADD's fetched URLs as (file name, downloaded path);
+    `parents`: COPY --parents (see parents_plan); `exclude`: --exclude's
+    dockerignore.IgnoreRules, matched against each file's path below dest."""
     dest_path, as_dir = destination(dest, workdir)
+    if parents:
+        entries = parents_plan(tree, patterns, dest_path, exclude)
+        entries += [Entry(posixpath.join(dest_path, name), path, os.stat(path)) for name, path in remote]
+        return with_parents(entries, lower)
     sources = [s for p in patterns for s in tree.sources(p)]
     existing = lower.lstat(dest_path)
     into = as_dir or (existing is not None and stat.S_ISDIR(existing.st_mode))
@@ -61,15 +67,57 @@ def plan(tree, patterns: list[str], dest: str, workdir: str, lower, unpack_archi
     for src in sources:
         if src.is_dir:
             entries.append(Entry(dest_path, src.path, src.st, top=True))
-            entries += [Entry(posixpath.join(dest_path, below), path, st) for below, path, st in tree.walk(src)]
-        elif unpack_archives and _is_archive(src.path):
+            entries += [Entry(posixpath.join(dest_path, below), path, st) for below, path, st in tree.walk(src, exclude)]
+            continue
+        base = posixpath.basename(src.rel or src.path)
+        if exclude is not None and exclude.ignored(base):
+            continue
+        if unpack_archives and _is_archive(src.path):
             entries.append(Entry(dest_path, src.path, src.st, archive=True))
         else:
-            name = posixpath.join(dest_path, posixpath.basename(src.rel or src.path)) if into else dest_path
-            entries.append(Entry(name, src.path, src.st))
+            entries.append(Entry(posixpath.join(dest_path, base) if into else dest_path, src.path, src.st))
     for file_name, path in remote:
         entries.append(Entry(posixpath.join(dest_path, file_name) if into else dest_path, path, os.stat(path)))
     return with_parents(entries, lower)
+
+
+def parents_plan(tree, patterns: list[str], dest_path: str, exclude=None) -> list[Entry]:
+    """COPY --parents: each source keeps its path relative to the context
+    (or to the pivot `/./` in it: `a/./b/c` lands as dest/b/c) and its
+    directories between, with their own modes, as BuildKit's include
+    patterns copy them; `**` matches any number of directories. dest is
+    always a directory."""
+    entries: list[Entry] = []
+    seen: set[str] = set()
+
+    def add(entry: Entry) -> None:
+        if entry.name not in seen:
+            seen.add(entry.name)
+            entries.append(entry)
+
+    for pattern in patterns:
+        pivot, cut, below = pattern.partition("/./")
+        pivot, below = (pivot, below) if cut else ("", pattern)
+        pivot_rel = tree.relative(pivot)
+        for src in tree.sources(posixpath.join(pivot_rel, below) if pivot_rel else below, recursive=True):
+            rel = src.rel if not pivot_rel else src.rel[len(pivot_rel) + 1:] if src.rel.startswith(pivot_rel + "/") \
+                else None
+            if not rel:
+                raise BuildError(f"COPY --parents {pattern}: the source must lie below its pivot {pivot or '.'}")
+            excluded = exclude is not None and exclude.ignored(rel)
+            if excluded and not (src.is_dir and exclude.may_contain_kept(rel)):
+                continue
+            parts = rel.split("/")
+            for depth in range(1, len(parts)):   # the directories between the pivot and the source
+                above = "/".join(parts[:depth])
+                host = os.path.join(tree.root, pivot_rel, above)
+                add(Entry(posixpath.join(dest_path, above), host, os.stat(host)))
+            if not excluded:
+                add(Entry(posixpath.join(dest_path, rel), src.path, src.st))
+            if src.is_dir:
+                for inner, path, st in tree.walk(src, exclude, under=rel):
+                    add(Entry(posixpath.join(dest_path, rel, inner), path, st))
+    return entries
 
 
 def with_parents(entries: list[Entry], lower) -> list[Entry]:

@@ -21,7 +21,9 @@ class CopySteps:
     # -- COPY and ADD ------------------------------------------------------------
 
     def _do_copy(self, ctx, ins, where, add: bool = False) -> None:
-        flags = dict(ins.flags)
+        excludes = [value for name, value in ins.flags if name == "exclude"]   # repeatable
+        flags = dict((name, value) for name, value in ins.flags if name != "exclude")
+        parents = flags.pop("parents", "false").lower() in ("", "true")
         source = flags.pop("from", "")
         chown = flags.pop("chown", "")
         chmod_text = flags.pop("chmod", "")
@@ -45,6 +47,12 @@ class CopySteps:
         if checksum and len(urls) != 1:
             raise DockerfileError(*where, "ADD --checksum needs exactly one URL source")
         patterns = [p for p in patterns if p not in urls]
+        exclude = None
+        if excludes:
+            from minictr.build.dockerignore import IgnoreRules
+            from minictr.build.expand import expand
+            env = self._env(ctx)
+            exclude = IgnoreRules.of_patterns([expand(e, env, self.df.escape, *where) for e in excludes])
         remote = []
         try:
             for heredoc in ins.heredocs:   # COPY <<EOF /dest: a file of that name and content
@@ -52,7 +60,8 @@ class CopySteps:
             for url in urls:
                 path, _digest, file_name = remote_mod.fetch(url, self.scratch_dir, checksum)
                 remote.append((file_name, path))
-            self._copy_layer(ctx, ins, where, _Copy(words, patterns, dest, source, chown, chmod, chmod_text, add, remote))
+            self._copy_layer(ctx, ins, where, _Copy(words, patterns, dest, source, chown, chmod, chmod_text, add, remote,
+                                                        parents, exclude))
         finally:
             for _name, path in remote:
                 os.unlink(path)
@@ -73,7 +82,8 @@ class CopySteps:
         lower = LowerView(self.store.snapshots.lowerdirs(ctx.state.chain_ids))
         with self._source_tree(req.source, where) as (tree, tree_key):
             entries = copy_step.plan(tree, req.patterns, req.dest, config.get("WorkingDir", ""), lower,
-                                     unpack_archives=req.add, remote=req.remote)
+                                     unpack_archives=req.add, remote=req.remote, parents=req.parents,
+                                     exclude=req.exclude)
             owner = self._owner(ctx, req.chown, where) if req.chown else None
             sums = copy_step.checksum(entries, owner, req.chmod)
             created_by = f"{ins.keyword} {' '.join(req.words)} # buildkit"
@@ -114,6 +124,9 @@ class CopySteps:
 class _Copy:
     """One COPY or ADD, its arguments read."""
 
-    def __init__(self, words, patterns, dest, source, chown, chmod, chmod_text, add, remote):
+    def __init__(self, words, patterns, dest, source, chown, chmod, chmod_text, add, remote, parents=False,
+                 exclude=None):
         self.words, self.patterns, self.dest, self.source = words, patterns, dest, source
         self.chown, self.chmod, self.chmod_text, self.add, self.remote = chown, chmod, chmod_text, add, remote
+        self.parents = parents              # COPY --parents
+        self.exclude = exclude              # --exclude's dockerignore.IgnoreRules, or None

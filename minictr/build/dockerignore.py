@@ -102,6 +102,30 @@ class _Pattern:
         return self.regex.match(path) is not None
 
 
+def _compile(line: str) -> "_Pattern | None":
+    """One ignore-file line as a pattern (None: a blank line); a ValueError
+    says what is wrong with it."""
+    if not line.strip(_SPACE):
+        return None
+    pattern = line.strip(_SPACE)
+    invert = pattern.startswith("!")
+    if invert:
+        pattern = pattern[1:].strip(_SPACE)
+    if pattern:
+        pattern = go_clean(pattern)
+        pattern = pattern[1:] if len(pattern) > 1 and pattern[0] == "/" else pattern
+    pattern = go_clean(("!" if invert else "") + pattern)   # patternmatcher.New cleans again
+    if pattern == "!":
+        raise ValueError('illegal exclusion pattern: "!"')
+    pattern = pattern[1:] if invert else pattern
+    if not _valid(pattern):
+        raise ValueError(f"syntax error in pattern: {pattern}")
+    try:
+        return _Pattern(pattern, invert)
+    except re.error as e:
+        raise ValueError(f"bad pattern {pattern!r}: {e}") from None
+
+
 class IgnoreRules:
     """The patterns of one ignore file, in order."""
 
@@ -118,26 +142,30 @@ class IgnoreRules:
             line = line.removesuffix("\r")
             if number == 1:
                 line = line.removeprefix("\ufeff")
-            if line.startswith("#") or not line.strip(_SPACE):
+            if line.startswith("#"):
                 continue
-            pattern = line.strip(_SPACE)
-            invert = pattern.startswith("!")
-            if invert:
-                pattern = pattern[1:].strip(_SPACE)
-            if pattern:
-                pattern = go_clean(pattern)
-                pattern = pattern[1:] if len(pattern) > 1 and pattern[0] == "/" else pattern
-            pattern = go_clean(("!" if invert else "") + pattern)   # patternmatcher.New cleans again
-            if pattern == "!":
-                raise DockerfileError(path, number, 'illegal exclusion pattern: "!"')
-            pattern = pattern[1:] if invert else pattern
-            if not _valid(pattern):
-                raise DockerfileError(path, number, f"syntax error in pattern: {pattern}")
             try:
-                patterns.append(_Pattern(pattern, invert))
-            except re.error as e:
-                raise DockerfileError(path, number, f"bad pattern {pattern!r}: {e}") from None
+                pattern = _compile(line)
+            except ValueError as e:
+                raise DockerfileError(path, number, str(e)) from None
+            if pattern is not None:
+                patterns.append(pattern)
         return cls(patterns, path)
+
+    @classmethod
+    def of_patterns(cls, texts: list[str], flag: str = "--exclude") -> "IgnoreRules":
+        """COPY/ADD --exclude: each value a pattern as an ignore file's line
+        would be (a `#` is no comment here); a bad one names the flag."""
+        patterns = []
+        for text in texts:
+            try:
+                pattern = _compile(text)
+            except ValueError as e:
+                raise BuildError(f"{flag}={text}: {e}") from None
+            if pattern is None:
+                raise BuildError(f"{flag}: an empty pattern")
+            patterns.append(pattern)
+        return cls(patterns, flag)
 
     def _state(self, relpath: str) -> tuple[bool, tuple]:
         """(ignored, which patterns match) for a path, from its parent's state."""

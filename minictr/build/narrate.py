@@ -12,7 +12,7 @@ from minictr import explain
 
 # the parts of a step's description (the `what` its key hashes), by keyword
 _PARTS = {
-    "RUN": ("instruction", "command", "build args it uses", "network", "mounts"),
+    "RUN": ("instruction", "command", "build args it uses", "network", "mounts", "content of its bind mounts"),
     "COPY": ("instruction", "source tree", "checksum of the sources (names, modes, owners, contents)",
              "destination", "--chown", "--chmod"),
 }

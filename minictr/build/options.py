@@ -16,6 +16,7 @@ class BuildOptions:
     network: str = "bridge"                         # RUN's network: bridge | none | host
     add_hosts: list = field(default_factory=list)   # [host, ip]
     labels: dict = field(default_factory=dict)
+    build_contexts: dict = field(default_factory=dict)   # --build-context: name -> named_contexts.NamedContext
     secrets: dict = field(default_factory=dict)     # --secret id -> its bytes (never in a layer, key or history)
     source_date_epoch: int | None = None            # SOURCE_DATE_EPOCH: every time in the image at most this
     compression: str = ""                           # the layers': gzip | zstd ("": gzip)

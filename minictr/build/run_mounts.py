@@ -5,7 +5,8 @@ leaves it out, and none of it (a secret's value above all) goes into the
 cache key or the history.
 
     type=cache,target=T[,id,sharing,mode,uid,gid]   a dir kept across builds
-    type=bind,target=T[,source,from,rw]              context or stage files, read-only
+    type=bind,target=T[,source,from,rw]              context or stage files, read-only (rw: writable,
+                                                     the writes thrown away after the step)
     type=secret,id=I[,target,env,required,mode]      a --secret, as a file or a variable
     type=tmpfs,target=T[,size]                       an empty tmpfs"""
 from __future__ import annotations
@@ -103,7 +104,7 @@ class Prepared:
     def private_dir(self) -> str:
         if self._private is None:
             os.makedirs(self._scratch, mode=0o700, exist_ok=True)
-            self._private = os.path.join(self._scratch, "secrets-" + _secrets.token_hex(8))
+            self._private = os.path.join(self._scratch, "step-mounts-" + _secrets.token_hex(8))
             os.mkdir(self._private, 0o700)
         return self._private
 
@@ -128,15 +129,14 @@ def prepare(mounts: list[RunMount], prepared: Prepared, cache_root: str, secrets
                                     "options": ["rbind", "rw", "rprivate"]})
             prepared.dirs.append(m.target)
         elif m.type == "bind":
-            if m.readwrite:
-                raise BuildError("--mount=type=bind,rw (writes thrown away after the step) is not supported yet")
             root = tree_of(m.from_)
             source = os.path.join(root, m.source.lstrip("/")) if m.source else root
             if not os.path.realpath(source).startswith(os.path.realpath(root)):
                 raise BuildError(f"--mount source {m.source!r}: outside the build context")
             if not os.path.exists(source):
                 raise BuildError(f"--mount source {m.source!r}: not found")
-            prepared.mounts.append({"destination": m.target, "type": "bind", "source": source,
+            prepared.mounts.append(_writable(source, m.target, prepared) if m.readwrite else
+                                   {"destination": m.target, "type": "bind", "source": source,
                                     "options": ["rbind", "ro", "rprivate"]})
             if os.path.isdir(source):
                 prepared.dirs.append(m.target)
@@ -160,3 +160,27 @@ def prepare(mounts: list[RunMount], prepared: Prepared, cache_root: str, secrets
                 os.chown(path, m.uid, m.gid)
                 prepared.mounts.append({"destination": m.target, "type": "bind", "source": path,
                                         "options": ["rbind", "ro", "rprivate"]})
+
+
+def _writable(source: str, target: str, prepared: Prepared) -> dict:
+    """A bind the step may write to, BuildKit's `rw`: a directory as an
+    overlay with the source as its read-only lower layer and an upper dir
+    of the step's own (the source itself is never written), a file as a
+    copy of it; both go with the step's private dir."""
+    scratch = prepared.private_dir()
+    if not os.path.isdir(source):
+        copy = os.path.join(scratch, "file-" + _secrets.token_hex(8))
+        shutil.copy2(source, copy)
+        return {"destination": target, "type": "bind", "source": copy, "options": ["rbind", "rw", "rprivate"]}
+    if any(c in source for c in ",:"):
+        raise BuildError(f"--mount type=bind,rw: the source path {source!r} has a ',' or ':', "
+                         "which an overlay's lowerdir cannot take")
+    layer = os.path.join(scratch, "rw-" + _secrets.token_hex(8))
+    upper, work = os.path.join(layer, "upper"), os.path.join(layer, "work")
+    os.makedirs(upper)
+    os.mkdir(work)
+    shutil.copystat(source, upper)   # the mount's root shows the source's mode and times
+    st = os.stat(source)
+    os.chown(upper, st.st_uid, st.st_gid)
+    return {"destination": target, "type": "overlay", "source": "overlay",
+            "options": [f"lowerdir={source}", f"upperdir={upper}", f"workdir={work}"]}

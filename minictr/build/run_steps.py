@@ -7,10 +7,11 @@ import contextlib
 import json
 import os
 
-from minictr.build import instructions as ins_mod, leftovers, run_mounts, run_step
+from minictr.build import copy_step, instructions as ins_mod, leftovers, run_mounts, run_step
 from minictr.build.cache import NO_LAYER
 from minictr.build.errors import DockerfileError
 from minictr.build.state import chain_key
+from minictr.engine.diff import LowerView
 
 
 class RunSteps:
@@ -33,7 +34,9 @@ class RunSteps:
         prefix = f"|{len(build_args)} " + " ".join(f"{k}={v}" for k, v in sorted(build_args.items())) + " " \
             if build_args else ""
         created_by = f"RUN {prefix}{' '.join(argv)} # buildkit"
-        what = json.dumps(["RUN", argv, sorted(build_args.items()), network, [m.key() for m in mounts]])
+        what = ["RUN", argv, sorted(build_args.items()), network, [m.key() for m in mounts]]
+        binds = self._bind_sums(mounts, where)
+        what = json.dumps(what + [binds] if binds else what)
         key = chain_key(ctx.state.key, what)
         hit = self._cached(ctx, key, what)
         if hit:
@@ -68,6 +71,23 @@ class RunSteps:
                 ctx.state.image_id = None
         self._finish(ctx, key, config, created_by, layer)
         ctx.vertex.done()
+
+
+    def _bind_sums(self, mounts, where) -> list[str]:
+        """What each bind mount shows, for the cache key, as BuildKit keys a
+        step on its mounts' content: a context's (the main one, a named
+        directory) files checksummed as COPY's are; a stage's or an image's key."""
+        sums = []
+        for m in mounts:
+            if m.type != "bind":
+                continue
+            with self._source_tree(m.from_, where) as (tree, tree_key):
+                if not tree_key.startswith("context"):
+                    sums.append(tree_key)
+                    continue
+                entries = copy_step.plan(tree, [m.source or "."], "/", "/", LowerView([]))
+                sums.append(copy_step.checksum(entries, None, None))
+        return sums
 
 
 def _run_argv(ins, shell: list[str], where) -> list[str]:

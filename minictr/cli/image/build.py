@@ -15,6 +15,8 @@ import click
 @click.option("--network", default="bridge", help="Set the networking mode for the RUN instructions")
 @click.option("--add-host", "add_hosts", multiple=True, help="Add a custom host-to-IP mapping (host:ip)")
 @click.option("--label", "labels", multiple=True, help="Set metadata for an image")
+@click.option("--build-context", "build_contexts", multiple=True,
+              help="Additional build contexts: NAME=DIR or NAME=docker-image://REF")
 @click.option("--secret", "secrets", multiple=True, help="Secret to expose to the build: id=mysecret[,src=/local/secret|env=VAR]")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print image ID on success")
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet"]), default="auto",
@@ -30,10 +32,11 @@ import click
               help="Pull the base images: missing ones (default), always, never")
 @click.pass_obj
 def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_filter, network, add_hosts, labels,
-          secrets, quiet, progress, iidfile, outputs, compression, platform, pull_policy) -> None:
+          build_contexts, secrets, quiet, progress, iidfile, outputs, compression, platform, pull_policy) -> None:
     """Build an image from a Dockerfile."""
     import os
 
+    from minictr.build import named_contexts
     from minictr.build.run import build_image
     from minictr.build.options import BuildOptions
     from minictr.build import progress_mode
@@ -71,6 +74,7 @@ def build(ctx, path, tags, dockerfile, build_args, target, no_cache, no_cache_fi
         network="bridge" if network == "default" else network,
         add_hosts=[list(options.parse_add_host(h)) for h in add_hosts],
         labels=options.parse_labels(list(labels)), secrets=dict(_secret(s) for s in secrets),
+        build_contexts=named_contexts.parse(list(build_contexts)),
         pull=puller(ctx, None, pull_policy), source_date_epoch=int(epoch_text) if epoch_text else None,
         compression=compression or "",
         progress=progress_mode.progress_for(mode, ctx.stderr))
