@@ -16,6 +16,7 @@ class NoSuchContainer(EngineError):
 
 class NameConflict(EngineError):
     def __init__(self, name: str, holder: str):
+        self.name, self.holder = name, holder
         super().__init__(f'Conflict. The container name "/{name}" is already in use by container "{holder}". '
                          f"You have to remove (or rename) that container to be able to reuse that name.")
 
