@@ -18,7 +18,11 @@ from minictr.cri.v1 import api_pb2 as pb
 from minictr.cri.v1 import api_pb2_grpc
 from minictr.errors import MinictrError
 from minictr.image.errors import NotFound
+from minictr.image.pull import pull
 from minictr.image.records import AmbiguousImage
+from minictr.image.registry.client import RegistryClient
+from minictr.image.registry.transport import Transport
+from minictr.image.remove import remove_image
 from minictr.oci import reference as _ref
 
 log = logging.getLogger("minictr.cri")
@@ -87,9 +91,6 @@ class ImageService(api_pb2_grpc.ImageServiceServicer):
             ref = _ref.parse(text)
         except _ref.InvalidReference as e:
             raise invalid(f"failed to parse image reference {text!r}: {e}") from None
-        from minictr.image.pull import pull
-        from minictr.image.registry.client import RegistryClient
-        from minictr.image.registry.transport import Transport
         auth = PullAuth(request.auth if request.HasField("auth") else None, self.credentials)
         client = RegistryClient(self.registry_config, auth, transport=Transport(auth.get, bearer=auth.bearer))
         started = time.monotonic()
@@ -106,7 +107,6 @@ class ImageService(api_pb2_grpc.ImageServiceServicer):
         return pb.PullImageResponse(image_ref=result.image_id)
 
     def RemoveImage(self, request, context):
-        from minictr.image.remove import remove_image
         store = self.engine.images
         record = self._find(store, _named(request.image))
         if record is None:

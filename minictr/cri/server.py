@@ -9,7 +9,18 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from minictr.cri.config import RuntimeSettings, ServerConfig
+import grpc
+
+from minictr import __version__
+from minictr.cri.config import CriConfigError, RuntimeSettings, ServerConfig
+from minictr.cri.errors import Guard
+from minictr.cri.image_service import ImageService
+from minictr.cri.listen_socket import BoundSocket, claim
+from minictr.cri.runtime_service import RuntimeService
+from minictr.cri.v1 import api_pb2_grpc
+from minictr.engine.containers import Engine
+from minictr.image.registry.config import RegistryConfig
+from minictr.image.registry.credentials import CredentialStore
 
 log = logging.getLogger("minictr.cri")
 GRACE_SECONDS = 5.0   # in-flight RPCs get this long at shutdown, then are cancelled
@@ -33,14 +44,6 @@ def _registry_view(registry_config) -> dict:
 
 def build(config: ServerConfig):
     """(grpc server, engine), the services added, nothing bound yet."""
-    import grpc
-    from minictr.cri.errors import Guard
-    from minictr.cri.image_service import ImageService
-    from minictr.cri.runtime_service import RuntimeService
-    from minictr.cri.v1 import api_pb2_grpc
-    from minictr.engine.containers import Engine
-    from minictr.image.registry.config import RegistryConfig
-    from minictr.image.registry.credentials import CredentialStore
     registry_config = RegistryConfig.load()   # a broken file fails the start, not every pull
     engine = Engine(config.root)
     server = grpc.server(ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="cri"),
@@ -56,9 +59,6 @@ def build(config: ServerConfig):
 
 
 def serve(config: ServerConfig) -> int:
-    from minictr import __version__
-    from minictr.cri.config import CriConfigError
-    from minictr.cri.listen_socket import BoundSocket, claim
     configure_logging()
     server, engine = build(config)
     try:
