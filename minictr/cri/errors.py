@@ -62,7 +62,7 @@ class Guard(grpc.ServerInterceptor):
 
 def _fail(context, exc: BaseException, method: str):
     code, message = status_of(exc, method)
-    if code not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED):
+    if code != grpc.StatusCode.UNIMPLEMENTED:
         log.warning("%s: %s: %s", method, code.name, message)
     context.abort(code, message)
 

@@ -67,6 +67,7 @@ def serve(config: ServerConfig) -> int:
             server.add_insecure_port(f"unix:{config.listen}")
         except RuntimeError as e:
             raise CriConfigError(f"--listen {config.listen}: cannot listen: {e}") from None
+        bound = BoundSocket(config.listen)
         stop, why = threading.Event(), []
 
         def on_signal(signum, frame):
@@ -76,10 +77,13 @@ def serve(config: ServerConfig) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, on_signal)
         server.start()
-        bound = BoundSocket(config.listen)
         log.info("minictr %s: CRI v1 (RuntimeService, ImageService) on unix://%s, root %s", __version__,
                  config.listen, engine.root)
-        stop.wait()
+        # A timed wait: the kernel may hand the signal to one of gRPC's
+        # threads, and Python runs its handler only when the main thread
+        # next executes bytecode, which an untimed wait would never do.
+        while not stop.wait(0.2):
+            pass
         log.info("%s: stopping (in-flight calls get %.0f s)", why[0], GRACE_SECONDS)
         server.stop(GRACE_SECONDS).wait()
         bound.release()

@@ -45,7 +45,7 @@ class CriServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"minictr cri exited {self.proc.returncode}:\n{self.log}")
-            if self.answers():
+            if self.answers() and self.ready():
                 return self
             time.sleep(0.05)
         self.stop()
@@ -61,6 +61,16 @@ class CriServer:
             return False
         finally:
             s.close()
+
+    def ready(self) -> bool:
+        """Serving RPCs (the socket exists as soon as it is bound)."""
+        import grpc
+        from minictr.cri.v1 import api_pb2 as pb
+        try:
+            self.runtime.Version(pb.VersionRequest(), timeout=2)
+            return True
+        except grpc.RpcError:
+            return False
 
     @property
     def log(self) -> str:
