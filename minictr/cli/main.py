@@ -33,6 +33,7 @@ COMMANDS = {
     "volume": "volume:volume",
     "system": "system_group:system",
     "network": "network:network",
+    "cri": "cri:cri",
     **CONTAINER_COMMANDS,
 }
 

@@ -77,11 +77,14 @@ def _rewind(body):
 
 class Transport:
     """Send registry requests; see the module docstring. `credentials(host)`
-    returns (user, password) or None for a canonical registry host."""
+    returns (user, password) or None for a canonical registry host;
+    `bearer(host)` a token the caller already holds (a CRI AuthConfig's
+    registry_token), sent as is instead of any challenge flow."""
 
     def __init__(self, credentials=None, retry: RetryPolicy = RetryPolicy(),
-                 timeout: tuple[float, float] = (10.0, 120.0)):
+                 timeout: tuple[float, float] = (10.0, 120.0), bearer=None):
         self.credentials = credentials or (lambda host: None)
+        self.bearer = bearer or (lambda host: None)
         self.retry, self.timeout = retry, timeout
         self._session = None
         self._tokens: dict[tuple[str, tuple[str, ...]], _Token] = {}
@@ -131,6 +134,8 @@ class Transport:
             return resp
         header = resp.headers.get("WWW-Authenticate", "")
         resp.close()
+        if self.bearer(endpoint.host):
+            raise AuthError(f"{endpoint.host}: unauthorized: the registry token given was refused")
         with self._auth_lock:
             authorization = self._answer(endpoint, header, scopes, sent=authorization)
         rewind()
@@ -155,6 +160,9 @@ class Transport:
         """What to send up front: a cached token, or a new one when the host's
         Bearer challenge is already known, or Basic for a Basic host."""
         host = endpoint.host
+        given = self.bearer(host)
+        if given:
+            return "Bearer " + given
         if host in self._basic_hosts:
             creds = self._credentials(host)
             return _basic(*creds) if creds else None
