@@ -37,6 +37,8 @@ class ServerConfig:
     root: str | None = None
     streaming_addr: str = DEFAULT_STREAMING_ADDR
     workers: int = 32          # concurrent RPCs; kubelet serializes pulls, lists come in parallel
+    cni_conf_dir: str = "/etc/cni/net.d"
+    cni_bin_dirs: tuple | None = None      # None: /opt/cni/bin and /usr/lib/cni
 
     def __post_init__(self):
         self.streaming_host, self.streaming_port = parse_streaming_addr(self.streaming_addr)

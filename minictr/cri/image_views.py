@@ -9,6 +9,7 @@ import json
 from minictr.cri.v1 import api_pb2 as pb
 from minictr.image.errors import NotFound
 from minictr.image.views import config_of
+from minictr.pods.pause_image import REPOSITORY as PAUSE_REPOSITORY
 
 
 def _blob_size(store, digest: str) -> int:
@@ -45,7 +46,8 @@ def to_image(store, record) -> pb.Image:
     config = config_of(store, record)
     uid, username = user_of(str(config.config.get("User") or ""))
     image = pb.Image(id=record.id, repo_tags=record.tags, repo_digests=record.repo_digests,
-                     size=image_size(store, record), username=username, pinned=False)
+                     size=image_size(store, record), username=username,
+                     pinned=any(t.startswith(PAUSE_REPOSITORY + ":") for t in record.tags))   # as containerd pins its sandbox image
     if uid is not None:
         image.uid.value = uid
     return image

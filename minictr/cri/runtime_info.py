@@ -40,17 +40,20 @@ class RuntimeInfo(RpcGroup):
         return response
 
     def network_condition(self) -> pb.RuntimeCondition:
-        """NetworkReady, as containerd reports it before CNI is set up; the
-        pods layer replaces this with its CNI's state."""
-        return pb.RuntimeCondition(type="NetworkReady", status=False, reason="NetworkPluginNotReady",
-                                   message="Network plugin returns error: minictr has no pod network (CNI) yet")
+        """NetworkReady: the CNI config loads and its plugins exist (containerd's rule)."""
+        problem = self.pods.network_problem()
+        if problem:
+            return pb.RuntimeCondition(type="NetworkReady", status=False, reason="NetworkPluginNotReady",
+                                       message=f"Network plugin returns error: cni plugin not initialized: {problem}")
+        return pb.RuntimeCondition(type="NetworkReady", status=True)
 
     def verbose_config(self) -> dict:
         config = self.config
         return {"rootDir": self.engine.root, "listen": config.listen,
                 "streamServerAddress": config.streaming_host, "streamServerPort": str(config.streaming_port),
                 "cgroupDriver": pb.CgroupDriver.Name(CGROUP_DRIVER).lower(),
-                "podCIDR": self.settings.pod_cidr,
+                "podCIDR": self.settings.pod_cidr, "cniConfDir": config.cni_conf_dir,
+                "cniBinDirs": list(self.pods.cni.bin_dirs),
                 "registry": self.registry_config_view()}
 
     def RuntimeConfig(self, request, context):

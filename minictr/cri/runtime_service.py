@@ -14,6 +14,7 @@ from minictr.cri.v1 import api_pb2_grpc
 
 class RuntimeService(RuntimeInfo, PodSandboxes, PodContainers, Checkpoints, Streaming, Stats, Events,
                      api_pb2_grpc.RuntimeServiceServicer):
-    def __init__(self, engine, config, settings, registry_view):
+    def __init__(self, engine, config, settings, registry_view, pods):
         self.engine, self.config, self.settings = engine, config, settings
+        self.pods = pods   # pods.runtime.PodRuntime
         self.registry_config_view = registry_view

@@ -21,6 +21,8 @@ from minictr.cri.v1 import api_pb2_grpc
 from minictr.engine.containers import Engine
 from minictr.image.registry.config import RegistryConfig
 from minictr.image.registry.credentials import CredentialStore
+from minictr.pods.cni.default import write_default
+from minictr.pods.runtime import DEFAULT_CNI_BIN_DIRS, PodRuntime
 
 log = logging.getLogger("minictr.cri")
 GRACE_SECONDS = 5.0   # in-flight RPCs get this long at shutdown, then are cancelled
@@ -51,11 +53,25 @@ def build(config: ServerConfig):
                          options=[("grpc.max_receive_message_length", _MAX_MESSAGE),
                                   ("grpc.max_send_message_length", _MAX_MESSAGE)])
     settings = RuntimeSettings()
+    pods = PodRuntime(engine, config.cni_conf_dir, config.cni_bin_dirs or DEFAULT_CNI_BIN_DIRS)
     api_pb2_grpc.add_RuntimeServiceServicer_to_server(
-        RuntimeService(engine, config, settings, lambda: _registry_view(registry_config)), server)
+        RuntimeService(engine, config, settings, lambda: _registry_view(registry_config), pods), server)
     api_pb2_grpc.add_ImageServiceServicer_to_server(
         ImageService(engine, registry_config, CredentialStore()), server)
+    server.pods = pods
     return server, engine
+
+
+def prepare_pods(pods) -> None:
+    """Before serving: a default network if the conf dir has none (as an
+    install of containerd or podman writes one), and what a server killed
+    in the middle of a RunPodSandbox left (a netns, a CNI attachment) gone."""
+    written = write_default(pods.cni.conf_dir)
+    if written:
+        log.info("no CNI network was configured: wrote %s", written)
+    swept = pods.sandboxes.sweep()
+    if swept:
+        log.info("removed the network of %d pod sandbox(es) a killed server left half made", len(swept))
 
 
 def serve(config: ServerConfig) -> int:
@@ -68,6 +84,7 @@ def serve(config: ServerConfig) -> int:
         except RuntimeError as e:
             raise CriConfigError(f"--listen {config.listen}: cannot listen: {e}") from None
         bound = BoundSocket(config.listen)
+        prepare_pods(server.pods)
         stop, why = threading.Event(), []
 
         def on_signal(signum, frame):

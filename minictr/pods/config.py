@@ -72,7 +72,7 @@ PROFILE_TYPES = ("RuntimeDefault", "Unconfined", "Localhost")
 @dataclass(frozen=True)
 class Namespaces:
     network: str = "POD"
-    pid: str = "CONTAINER"
+    pid: str = "POD"        # proto3 zero values: what an absent field means
     ipc: str = "POD"
     target_id: str = ""
 

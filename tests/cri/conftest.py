@@ -54,17 +54,20 @@ def cri_server(tmp_path_factory, cri_registry):
     """A factory: start(**kw) → a started CriServer; all stopped at the end."""
     started = []
 
-    def start(*extra: str, crictl_path=None, mirror=True) -> CriServer:
+    def start(*extra: str, crictl_path=None, mirror=True, network=True) -> CriServer:
         # /tmp: a unix socket path must stay under 108 bytes
         workdir = Path(tmp_path_factory.mktemp("cri", numbered=True))
-        server = CriServer(workdir, mirror=cri_registry.url if mirror else None, crictl=crictl_path)
+        server = CriServer(workdir, mirror=cri_registry.url if mirror else None, crictl=crictl_path,
+                           network=network)
         started.append(server)
         return server.start(*extra)
 
     yield start
+    left = []
     for server in started:
-        server.stop()
+        left += server.cleanup()
         shutil.rmtree(server.workdir, ignore_errors=True)
+    assert not left, f"left behind: {left}"
 
 
 @pytest.fixture

@@ -48,7 +48,9 @@ def in_netns(netns: str, *argv: str, **kw) -> subprocess.CompletedProcess:
 
 
 class PodNetEnv:
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, cache_dir: str | None = None, netns_root: str | None = None):
+        """cache_dir, netns_root: where a `minictr cri` of the test keeps
+        them (under its root), when it is the server that attaches pods."""
         from minictr.pods.cni.default import write_default
         from minictr.pods.cni.network import CNI
         from minictr.pods.netns import NetnsStore
@@ -59,10 +61,10 @@ class PodNetEnv:
         self.prefix = self.subnet.rsplit(".", 1)[0] + "."
         self.conf_dir = str(workdir / "net.d")
         self.data_dir = str(workdir / "ipam")
-        self.cache_dir = str(workdir / "cache")
+        self.cache_dir = cache_dir or str(workdir / "cache")
         self.conf_path = write_default(self.conf_dir, subnet=self.subnet, name=self.network_name,
                                        bridge=self.bridge, data_dir=self.data_dir)
-        self.netns = NetnsStore(str(workdir / "netns"))
+        self.netns = NetnsStore(netns_root or str(workdir / "netns"))
         self.cni = CNI(self.conf_dir, bin_dirs=(CNI_BIN,), cache_dir=self.cache_dir)
 
     def allocations(self) -> list[str]:

@@ -17,10 +17,20 @@ VENV_BIN = Path(sys.executable).parent
 
 
 class CriServer:
-    def __init__(self, workdir: Path, mirror: str | None = None, crictl: Path | None = None):
+    def __init__(self, workdir: Path, mirror: str | None = None, crictl: Path | None = None, network: bool = True):
+        """network: a private CNI network (its own conf dir, bridge, free
+        subnet, host-local dataDir) for the server's pods; False leaves the
+        conf dir empty (the server then writes its default conflist there)."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.root = self.workdir / "root"
+        self.network = None
+        self.cni_conf_dir = self.workdir / "net.d"
+        if network:
+            from support.cni_env import PodNetEnv
+            self.network = PodNetEnv(self.workdir / "podnet", cache_dir=str(self.root / "cni" / "results"),
+                                     netns_root=str(self.root / "netns"))
+            self.cni_conf_dir = Path(self.network.conf_dir)
         self.socket = self.workdir / "cri.sock"
         self.log_path = self.workdir / "cri.log"
         self.crictl_path = crictl
@@ -38,7 +48,8 @@ class CriServer:
     def start(self, *extra: str, timeout: float = 30) -> "CriServer":
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([str(VENV_BIN / "minictr"), "--root", str(self.root), "cri",
-                                          "--listen", str(self.socket), *extra],
+                                          "--listen", str(self.socket), "--cni-conf-dir", str(self.cni_conf_dir),
+                                          "--cni-bin-dir", "/usr/lib/cni", *extra],
                                          env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -80,6 +91,22 @@ class CriServer:
         """Send signum by PID; the exit status once it has ended."""
         os.kill(self.proc.pid, signum)
         return self.proc.wait(timeout)
+
+    def cleanup(self) -> list[str]:
+        """After stop(): every container of the root removed (the pods' pause
+        and containers outlive the server, as containerd's shims do), then
+        the network's leftovers; what was left behind, for the test to fail on."""
+        self.stop()
+        engine = [str(VENV_BIN / "minictr"), "--root", str(self.root)]
+        if self.root.exists():
+            ids = subprocess.run([*engine, "ps", "-aq"], capture_output=True, text=True, env=self.env).stdout.split()
+            if ids:
+                subprocess.run([*engine, "rm", "-f", *ids], capture_output=True, env=self.env, timeout=120)
+        left = self.network.teardown() if self.network is not None else []
+        mounts = [line.split()[4] for line in open("/proc/self/mountinfo") if str(self.workdir) in line.split()[4]]
+        for point in mounts:
+            subprocess.run(["umount", "-l", point], capture_output=True)
+        return left + [f"mount {m}" for m in mounts]
 
     def stop(self) -> None:
         if self._channel is not None:
