@@ -15,16 +15,16 @@ import json
 import shutil
 import time
 
-from minictr.build import instructions as ins_mod, leftovers, run_step
+from minictr.build import instructions as ins_mod, leftovers
 from minictr.build.cache import BuildCache
 from minictr.build.config_steps import _PREDEFINED_ARGS, ConfigSteps
 from minictr.build.context import BuildContext
 from minictr.build.copy_steps import CopySteps
-from minictr.build.errors import BuildError, DockerfileError
+from minictr.build.errors import BuildError, DockerfileError, RunFailed
+from minictr.build.file_sums import FileSums
 from minictr.build.options import BuildOptions
 from minictr.build.run_steps import RunSteps
 from minictr.build.state import ImageState
-from minictr.build.tree import read_only_tree
 from minictr.errors import MinictrError
 from minictr.state.locks import gc_lock
 
@@ -52,6 +52,7 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
         self.opts = opts
         self.context = context
         self.cache = BuildCache(self.store)
+        self.file_sums = FileSums(self.store.conn, context.root)   # the context's checksums, by stat
         self.progress = opts.progress
         self.results: dict[int, ImageState] = {}
         self.used_args: set[str] = set()
@@ -66,9 +67,11 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
         meta = self._meta_args()
         leftovers.sweep(self.engine)   # what builds killed earlier left
         try:
-            return self._build(target, meta)
+            image_id = self._build(target, meta)
         finally:
             shutil.rmtree(self.scratch_dir, ignore_errors=True)
+        self.file_sums.forget_missing()
+        return image_id
 
     def _build(self, target, meta: dict) -> str:
         with gc_lock(self.store.root, shared=True):
@@ -215,7 +218,7 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
                 raise DockerfileError(*where, "FROM inside a stage")   # the parser splits stages
             else:
                 raise DockerfileError(*where, f"unknown instruction: {ins.keyword}")
-        except run_step.RunFailed as e:
+        except RunFailed as e:
             vertex.error(f"process did not complete successfully: exit code: {e.code}")
             raise DockerfileError(*where, f"{ins.original.strip()}: did not complete successfully: "
                                           f"exit code: {e.code}") from None
@@ -282,6 +285,8 @@ class Builder(ConfigSteps, RunSteps, CopySteps):
                 self.opts.pull(source)
                 image = self.store.records.lookup(source)
             state = ImageState.of_image(self.store, image)
+
+        from minictr.build.tree import read_only_tree   # cffi's mount: only for COPY --from
 
         @contextlib.contextmanager
         def opened():

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 
-from minictr.build import instructions as ins_mod, leftovers, run_mounts, run_step
+from minictr.build import instructions as ins_mod, leftovers, run_mounts
 from minictr.build.cache import NO_LAYER
 from minictr.build.errors import DockerfileError
 from minictr.build.state import chain_key
@@ -41,6 +41,7 @@ class RunSteps:
             self._finish(ctx, key, config, created_by, layer, created=hit[1])
             ctx.vertex.cached()
             return
+        from minictr.build import run_step   # the engine's container path: not for a cached step
         temp = ctx.state.image_id is None
         image_id = ctx.state.materialize(self.store, lambda i: leftovers.hold(self.store, i, self.owner))
         prepared = run_mounts.Prepared(self.scratch_dir)
