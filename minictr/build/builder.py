@@ -18,17 +18,17 @@ import shutil
 import threading
 import time
 
-from minictr.build import instructions as ins_mod, layer_compression, leftovers, narrate, run_step, stages
+from minictr.build import instructions as ins_mod, layer_compression, leftovers, narrate, stages
 from minictr.build.cache import NO_LAYER, BuildCache
 from minictr.build.config_steps import _PREDEFINED_ARGS, ConfigSteps
 from minictr.build.context import BuildContext
 from minictr.build.copy_steps import CopySteps
-from minictr.build.errors import BuildError, DockerfileError
+from minictr.build.errors import BuildError, DockerfileError, RunFailed
+from minictr.build.file_sums import FileSums
 from minictr.build.named_sources import NamedSources, sources_read
 from minictr.build.options import BuildOptions
 from minictr.build.run_steps import RunSteps
 from minictr.build.state import ImageState
-from minictr.build.tree import read_only_tree
 from minictr.errors import MinictrError
 from minictr.state.locks import gc_lock
 
@@ -58,6 +58,7 @@ class Builder(ConfigSteps, RunSteps, CopySteps, NamedSources):
         self.df = dockerfile
         self.opts = opts
         self.context = context
+        self.file_sums = FileSums(self.store.conn, context.root)   # the context's checksums, by stat
         self.progress = opts.progress
         self.compression = opts.compression or "gzip"   # every layer the build writes
         self.results: dict[int, ImageState] = {}
@@ -85,9 +86,11 @@ class Builder(ConfigSteps, RunSteps, CopySteps, NamedSources):
         meta = self._meta_args()
         leftovers.sweep(self.engine)   # what builds killed earlier left
         try:
-            return self._build(target, meta)
+            image_id = self._build(target, meta)
         finally:
             shutil.rmtree(self.scratch_dir, ignore_errors=True)
+        self.file_sums.forget_missing()
+        return image_id
 
     def _build(self, target, meta: dict) -> str:
         with gc_lock(self.store.root, shared=True):
@@ -263,7 +266,7 @@ class Builder(ConfigSteps, RunSteps, CopySteps, NamedSources):
                 raise DockerfileError(*where, "FROM inside a stage")   # the parser splits stages
             else:
                 raise DockerfileError(*where, f"unknown instruction: {ins.keyword}")
-        except run_step.RunFailed as e:
+        except RunFailed as e:
             vertex.error(f"process did not complete successfully: exit code: {e.code}")
             raise DockerfileError(*where, f"{ins.original.strip()}: did not complete successfully: "
                                           f"exit code: {e.code}") from None
@@ -347,6 +350,8 @@ class Builder(ConfigSteps, RunSteps, CopySteps, NamedSources):
                 self.opts.pull(source)
                 image = self.store.records.lookup(source)
             state = ImageState.of_image(self.store, image)
+
+        from minictr.build.tree import read_only_tree   # cffi's mount: only for COPY --from
 
         @contextlib.contextmanager
         def opened():

@@ -12,8 +12,6 @@ from minictr.build.cache import NO_LAYER
 from minictr.build.errors import DockerfileError
 from minictr.build.state import chain_key
 from minictr.engine.diff import LowerView
-from minictr.image.layer_writer import LayerWriter
-from minictr.image.tar_writer import write_tar
 
 
 class ConfigSteps:
@@ -159,6 +157,8 @@ class ConfigSteps:
         layer = None
         if config["WorkingDir"] != "/" and existing is None:
             entries = copy_step.with_parents([copy_step.Entry(config["WorkingDir"], None, None)], lower)
+            from minictr.image.layer_writer import LayerWriter   # a cache miss only
+            from minictr.image.tar_writer import write_tar
             parent = ctx.state.layers[-1].chain_id if ctx.state.layers else None
             with LayerWriter(self.store, parent, what="WORKDIR layer", compression=self.compression) as writer:
                 write_tar(self._clamp(copy_step.nodes(entries, None, None, time.time_ns())), writer)

@@ -17,10 +17,8 @@ import hashlib
 import os
 import posixpath
 import stat
-import tarfile
 
 from minictr.build.errors import BuildError
-from minictr.engine.extract import tar_nodes   # the member-name checks cp uses
 from minictr.image.tar_writer import DIR, FIFO, FILE, HARDLINK, SYMLINK, Node
 
 _KINDS = {stat.S_IFREG: FILE, stat.S_IFDIR: DIR, stat.S_IFLNK: SYMLINK, stat.S_IFIFO: FIFO}
@@ -145,8 +143,11 @@ def with_parents(entries: list[Entry], lower) -> list[Entry]:
     return out
 
 
-def checksum(entries: list[Entry], owner: tuple[int, int] | None, chmod: int | None) -> str:
-    """What the cache keys a copy on: the content, not the times."""
+def checksum(entries: list[Entry], owner: tuple[int, int] | None, chmod: int | None, sums=None) -> str:
+    """What the cache keys a copy on: the content (each file's sha256), not
+    the times. `sums`: a build.file_sums.FileSums that may know a file's
+    sha256 already."""
+    digest = sums.digest if sums is not None else _content_digest
     h = hashlib.sha256(repr((owner, chmod)).encode())
     for e in entries:
         if e.path is None:
@@ -157,10 +158,16 @@ def checksum(entries: list[Entry], owner: tuple[int, int] | None, chmod: int | N
         if stat.S_ISLNK(e.st.st_mode):
             h.update(os.readlink(e.path).encode(errors="surrogateescape") + b"\n")
         elif stat.S_ISREG(e.st.st_mode):
-            with open(e.path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
+            h.update(digest(e.path, e.st))
     return "sha256:" + h.hexdigest()
+
+
+def _content_digest(path: str, st: os.stat_result) -> bytes:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.digest()
 
 
 def nodes(entries: list[Entry], owner: tuple[int, int] | None, chmod: int | None, mtime_ns: int):
@@ -192,6 +199,7 @@ def nodes(entries: list[Entry], owner: tuple[int, int] | None, chmod: int | None
 
 
 def _is_archive(path: str) -> bool:
+    import tarfile   # ADD only
     try:
         return tarfile.is_tarfile(path)
     except OSError:
@@ -200,6 +208,7 @@ def _is_archive(path: str) -> bool:
 
 def _archive_nodes(path: str, under: str):
     """ADD's local archive: its members below `under`, owners and modes as the archive has them."""
+    from minictr.engine.extract import tar_nodes   # cp's member-name checks, and cffi: ADD of an archive only
     with open(path, "rb") as f:
         for node in tar_nodes(f):
             node.name = posixpath.join(under, node.name) if under else node.name

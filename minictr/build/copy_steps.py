@@ -7,14 +7,11 @@ import json
 import os
 import time
 
-from minictr.build import copy_step, narrate, remote as remote_mod
+from minictr.build import copy_step, narrate
 from minictr.build.cache import NO_LAYER
 from minictr.build.errors import DockerfileError
 from minictr.build.state import chain_key
-from minictr.build.tree import read_only_tree
 from minictr.engine.diff import LowerView
-from minictr.image.layer_writer import LayerWriter
-from minictr.image.tar_writer import write_tar
 
 
 class CopySteps:
@@ -57,6 +54,8 @@ class CopySteps:
         try:
             for heredoc in ins.heredocs:   # COPY <<EOF /dest: a file of that name and content
                 remote.append((heredoc.name, self._heredoc_file(ctx, heredoc, where)))
+            if urls:
+                from minictr.build import remote as remote_mod   # urllib and the HTTP client: ADD of a URL only
             for url in urls:
                 path, _digest, file_name = remote_mod.fetch(url, self.scratch_dir, checksum)
                 remote.append((file_name, path))
@@ -85,7 +84,9 @@ class CopySteps:
                                      unpack_archives=req.add, remote=req.remote, parents=req.parents,
                                      exclude=req.exclude)
             owner = self._owner(ctx, req.chown, where) if req.chown else None
-            sums = copy_step.checksum(entries, owner, req.chmod)
+            sums = copy_step.checksum(entries, owner, req.chmod, self.file_sums if tree is self.context else None)
+            if tree is self.context:
+                self.file_sums.save()
             created_by = f"{ins.keyword} {' '.join(req.words)} # buildkit"
             what = json.dumps([ins.keyword, tree_key, sums, req.dest, req.chown, req.chmod_text])
             key = chain_key(ctx.state.key, what)
@@ -94,6 +95,8 @@ class CopySteps:
                 self._finish(ctx, key, config, created_by, None if hit[0] is NO_LAYER else hit[0], created=hit[1])
                 ctx.vertex.cached()
                 return
+            from minictr.image.layer_writer import LayerWriter   # a cache miss only
+            from minictr.image.tar_writer import write_tar
             parent = ctx.state.layers[-1].chain_id if ctx.state.layers else None
             with LayerWriter(self.store, parent, what=f"{ins.keyword} layer", compression=self.compression) as writer:
                 write_tar(self._clamp(copy_step.nodes(entries, owner, req.chmod, time.time_ns())), writer)
@@ -111,6 +114,7 @@ class CopySteps:
         user, _, group = chown.partition(":")
         if user.isdigit() and (not group or group.isdigit()):
             return int(user), int(group or user)
+        from minictr.build.tree import read_only_tree   # cffi's mount: --chown by name only
         from minictr.engine import users
         from minictr.errors import MinictrError
         with read_only_tree(self.store.snapshots, ctx.state.chain_ids, self.scratch_dir) as root:

@@ -6,7 +6,6 @@ empty continuation lines allowed (a warning), heredocs for RUN/COPY/ADD, the
 exec form only for a JSON array of strings. Nothing is expanded here."""
 from __future__ import annotations
 
-import difflib
 import json
 import re
 
@@ -84,6 +83,7 @@ def _instruction(line: str, start: int, reader: Reader) -> Instruction:
 
     word, keyword, flag_words, args, json_args = _node(line, error)
     if keyword not in KEYWORDS:
+        import difflib   # a misspelt instruction only (~3 ms of every build's start)
         hint = difflib.get_close_matches(keyword, KEYWORDS, 1)
         raise error(f"unknown instruction: {shown(word)}" + (f" (did you mean {hint[0]}?)" if hint else ""))
     inner, inner_json = keyword, json_args

@@ -15,3 +15,11 @@ class DockerfileError(BuildError):
     def __init__(self, path: str, line: int, message: str):
         super().__init__(f"{path}:{line}: {message}")
         self.path, self.line = path, line
+
+
+class RunFailed(BuildError):
+    """A RUN step's command exited non-zero (build/run_step.py raises it)."""
+
+    def __init__(self, code: int, tail: list[str]):
+        super().__init__(f"exit code: {code}")
+        self.code, self.tail = code, tail

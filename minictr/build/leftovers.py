@@ -30,7 +30,10 @@ def scratch_dir(store_root: str, tag: str) -> str:
 
 
 def sweep(engine) -> list[str]:
-    """Remove what dead builds left; the owners swept."""
+    """Remove what dead builds left; the owners swept. The step containers'
+    labels are read straight from the database: the engine itself is used
+    only to remove a dead build's container (a lazily opened engine stays
+    closed when there is none)."""
     store = engine.images
     dead: set[str] = set()
     tmp = os.path.join(store.root, "tmp")
@@ -41,11 +44,11 @@ def sweep(engine) -> list[str]:
     for name in names:
         if name.startswith("build-") and not alive(name[len("build-"):]):
             dead.add(name[len("build-"):])
-    for rec in engine.records.all():
-        tag = (rec.spec.labels or {}).get(OWNER_LABEL)
+    for container_id, tag in store.conn.execute("SELECT id, json_extract(spec, ?) FROM containers",
+                                                (f'$.labels."{OWNER_LABEL}"',)).fetchall():
         if tag and not alive(tag):
             dead.add(tag)
-            engine.remove(engine.refresh(rec), force=True)
+            engine.remove(engine.refresh(engine.records.get(container_id)), force=True)
     for holder in store.records.holders("build:"):
         tag = holder.split(":")[1]
         if not alive(tag):

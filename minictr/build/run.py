@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 from minictr.build.builder import Builder
 from minictr.build.context import BuildContext
@@ -18,7 +17,7 @@ from minictr.build.progress import Progress
 def build_image(engine, opts: BuildOptions, stdin=None, outputs: list[str] = ()) -> str:
     """The built image's ID. `stdin`: a binary stream for `-` (the context
     or `-f -`); `outputs`: --output values, checked before anything is built."""
-    from minictr.build import context_tar, leftovers, output
+    from minictr.build import leftovers, output
     exports = [output.parse(o) for o in outputs]
     output.apply_compression(exports, opts)
     text = None
@@ -35,10 +34,13 @@ def build_image(engine, opts: BuildOptions, stdin=None, outputs: list[str] = ())
                 with open(opts.context, "rb") as f:
                     data = f.read()
             unpacked = os.path.join(scratch, "context")
+            from minictr.build import context_tar   # cp's extractor (ctypes, tarfile): a tar context only
             from_stdin = context_tar.unpack(data, unpacked) if data else None
             text = from_stdin if from_stdin is not None else text
             opts.context = unpacked if from_stdin is None else _empty_dir(scratch)
         image_id = _build(engine, opts, text)
+        if exports:
+            import tempfile   # random & co.: for --output only
         for export in exports:
             with tempfile.TemporaryDirectory(dir=_empty_dir(scratch, "export-")) as tmp:
                 output.write(engine.images, image_id, export.kind, export.dest, tmp)
@@ -48,6 +50,7 @@ def build_image(engine, opts: BuildOptions, stdin=None, outputs: list[str] = ())
 
 
 def _empty_dir(scratch: str, prefix: str = "empty-") -> str:
+    import tempfile   # random & co.: for a tar context or --output only
     os.makedirs(scratch, mode=0o700, exist_ok=True)
     return tempfile.mkdtemp(prefix=prefix, dir=scratch)
 

@@ -10,7 +10,7 @@ import itertools
 import time
 
 from minictr.build import copy_step, narrate
-from minictr.build.errors import BuildError
+from minictr.build.errors import RunFailed
 from minictr.engine import diff as _diff
 from minictr.engine import status
 from minictr.engine.commit import layer_nodes
@@ -19,12 +19,6 @@ from minictr.engine.logs import follow_logs
 from minictr.engine.spec import ContainerSpec
 from minictr.image.layer_writer import LayerWriter
 from minictr.image.tar_writer import write_tar
-
-
-class RunFailed(BuildError):
-    def __init__(self, code: int, tail: list[str]):
-        super().__init__(f"exit code: {code}")
-        self.code, self.tail = code, tail
 
 
 def run(engine, image_id: str, parent_chain_id: str | None, argv: list[str], env: list[str], workdir: str,

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 
-from minictr.build import copy_step, instructions as ins_mod, leftovers, run_mounts, run_step
+from minictr.build import copy_step, instructions as ins_mod, leftovers, run_mounts
 from minictr.build.cache import NO_LAYER
 from minictr.build.errors import DockerfileError
 from minictr.build.state import chain_key
@@ -44,6 +44,7 @@ class RunSteps:
             self._finish(ctx, key, config, created_by, layer, created=hit[1])
             ctx.vertex.cached()
             return
+        from minictr.build import run_step   # the engine's container path: not for a cached step
         temp = ctx.state.image_id is None
         step = str(next(self.step_numbers))   # this step's own lease on the image
         with self.materializing:   # two stages may store the same state at once

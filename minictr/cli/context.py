@@ -33,9 +33,8 @@ class Context:
         """The container engine (its image store is `images` too)."""
         if self._engine is None:
             from minictr.engine.containers import Engine
-            self._engine = Engine(self.root)
-            if self._images is None:
-                self._images = self._engine.images
+            self._engine = Engine(self.root, images=self._images)   # one connection for both
+            self._images = self._engine.images
         return self._engine
 
     @property

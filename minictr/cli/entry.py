@@ -3,10 +3,11 @@ imported, both for the hot path of starting a container:
 
 - for commands that start one, the cgroup warm-up begins (its stall
   overlaps the imports: see minictr.runtime.cgroups.warmup);
-- a plain `run` or `create` (known flags only, no --help) is parsed from
-  the flag table and run without click (minictr.cli.container.fast_argv;
-  click's import is a third of such a start). Anything else, and every
-  mistake on the line, goes to click, which says what is wrong.
+- a plain `run`, `create` or `build` (known flags only, no --help) is
+  parsed from the flag table and run without click (minictr.cli.container.
+  fast_argv; click's import is a third of such a start, or of a cached
+  rebuild). Anything else, and every mistake on the line, goes to click,
+  which says what is wrong.
 
 At the end the interpreter's teardown is skipped (files are closed, only
 stdio needs a flush), as minictr-runtime does."""
@@ -16,7 +17,7 @@ import os
 import sys
 
 _STARTS_CONTAINERS = {"run", "start", "restart", "exec"}
-_WITHOUT_CLICK = {"run", "create"}
+_WITHOUT_CLICK = {"run", "create", "build"}
 
 
 def _global_options(argv: list[str]) -> tuple[str | None, bool, int] | None:
@@ -39,22 +40,31 @@ def _global_options(argv: list[str]) -> tuple[str | None, bool, int] | None:
 
 
 def _without_click(argv: list[str], options: tuple[str | None, bool, int]) -> int | None:
-    """The exit status of a plain `run`/`create`; None to leave it to click."""
+    """The exit status of a plain `run`/`create`/`build`; None to leave it to click."""
     root, explain, at = options
     from minictr.cli.container import fast_argv
-    from minictr.cli.container.flags import CREATE_FLAGS, RUN_FLAGS
     command = argv[at]
-    parsed = fast_argv.parse(argv[at + 1:], CREATE_FLAGS + RUN_FLAGS if command == "run" else CREATE_FLAGS)
+    if command == "build":
+        from minictr.cli.image.build_flags import BUILD_FLAGS
+        parsed = fast_argv.parse_one(argv[at + 1:], BUILD_FLAGS)
+    else:
+        from minictr.cli.container.flags import CREATE_FLAGS, RUN_FLAGS
+        parsed = fast_argv.parse(argv[at + 1:], CREATE_FLAGS + RUN_FLAGS if command == "run" else CREATE_FLAGS)
     if parsed is None:
         return None
-    image, cmd, kw = parsed
     from minictr.cli.context import Context
     if explain:
         from minictr import explain as explain_mod
         explain_mod.enable()
     ctx = Context(root)
     try:
+        if command == "build":
+            from minictr.cli.image import building
+            path, kw = parsed
+            building.build(ctx, path, **kw)
+            return 0
         from minictr.cli.container import running
+        image, cmd, kw = parsed
         if command == "run":
             running.run_container(ctx, image, cmd, kw)
         else:

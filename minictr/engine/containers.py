@@ -43,8 +43,9 @@ ACTIVE = status.ACTIVE
 
 
 class Engine:
-    def __init__(self, root: str | None = None):
-        first = ImageStore(root)
+    def __init__(self, root: str | None = None, images: ImageStore | None = None):
+        """`images`: an image store this thread opened already (its connection is then this thread's)."""
+        first = images if images is not None else ImageStore(root)
         self.root = first.root
         self.runtime = StateStore(layout.runtime_root(self.root))
         self.drivers = Drivers(self.root, self.runtime)

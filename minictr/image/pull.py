@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from minictr.image.content import IngestWriter
 from minictr.image.errors import DigestMismatch, ImageError
@@ -138,6 +137,7 @@ def _fetch_layers(store, client, ref, man, config, chain_ids, progress) -> list[
     for desc in man.layers:
         progress.layer(layer_id(desc.digest), "Pulling fs layer")
     jobs = []
+    from concurrent.futures import ThreadPoolExecutor   # logging & co.: for a pull only, not a reference's parse
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_LAYERS, thread_name_prefix="pull") as pool:
         for i, desc in enumerate(man.layers):
             jobs.append(pool.submit(_ensure_layer, store, client, ref, desc, config.diff_ids[i], chain_ids[i],

@@ -73,13 +73,14 @@ def from_dict(data: dict, where: str = "platform") -> Platform:
 
 def host() -> Platform:
     """The platform of this machine, as a pull selects it by default."""
-    import platform as _platform   # only for the host's own platform
-    machine = _platform.machine().lower()
+    import os   # uname() is what the platform module reads, without its import (~2 ms of a start)
+    uname = os.uname()
+    machine = uname.machine.lower()
     arch = _ARCH_ALIASES.get(machine, machine)
     variant = _DEFAULT_VARIANT.get(arch, "")
     if arch == "arm" and machine.startswith("armv") and machine[4:5].isdigit():
         variant = "v" + machine[4]
-    return Platform(_platform.system().lower() or "linux", arch, variant)
+    return Platform(uname.sysname.lower() or "linux", arch, variant)
 
 
 def match_rank(wanted: Platform, offered: Platform) -> int | None:

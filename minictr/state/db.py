@@ -141,6 +141,20 @@ MIGRATIONS: list[str] = [
     ALTER TABLE build_cache ADD COLUMN what TEXT NOT NULL DEFAULT '';
     CREATE INDEX build_cache_by_parent ON build_cache(parent);
     """,
+    # 6: the build context's content checksums by stat (minictr/build/
+    # file_sums.py): a file whose device, inode, size, mtime and ctime are
+    # all unchanged is not read again to key a COPY.
+    """
+    CREATE TABLE build_checksums (
+        path TEXT PRIMARY KEY,            -- the file's real path on the host
+        dev INTEGER NOT NULL,
+        ino INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        ctime_ns INTEGER NOT NULL,
+        digest TEXT NOT NULL              -- sha256 of the content, hex
+    );
+    """,
 ]
 
 

@@ -64,6 +64,25 @@ def test_an_unchanged_rebuild_is_cached_and_gives_the_same_image(mc, context):
     assert mc("run", "--rm", "--network", "none", "cache:1", check=True).stdout == "v1\n"
 
 
+def test_a_copied_file_changed_with_its_size_and_mtime_kept_is_copied_again(mc, context):
+    """The context's checksums are remembered by stat (build/file_sums.py):
+    a change that keeps the size and forces the mtime back still changes
+    the ctime, and so the COPY (as docker's BuildKit sees it too)."""
+    import os
+    import time
+    ctx = context("FROM busybox\nCOPY d/ /d/\nCMD [\"cat\", \"/d/f\"]\n", {"d/f": "v1\n", "d/g": "same\n"})
+    time.sleep(1.1)   # older than the racy second: the checksums are remembered
+    mc("build", "--network", "none", "-t", "stat:1", str(ctx), check=True, timeout=300)
+    again = mc("build", "--network", "none", "-t", "stat:1", str(ctx), check=True, timeout=300)
+    assert again.stderr.count("CACHED") == 2, again.stderr   # COPY and CMD
+    before = os.stat(ctx / "d" / "f")
+    (ctx / "d" / "f").write_text("v2\n")
+    os.utime(ctx / "d" / "f", ns=(before.st_atime_ns, before.st_mtime_ns))
+    changed = mc("build", "--network", "none", "-t", "stat:2", str(ctx), check=True, timeout=300)
+    assert "CACHED" not in changed.stderr, changed.stderr
+    assert mc("run", "--rm", "--network", "none", "stat:2", check=True).stdout == "v2\n"
+
+
 def test_multi_stage_with_target_and_copy_from(mc, context):
     ctx = context("FROM busybox AS build\nRUN mkdir /out && echo compiled > /out/app\n"
                   "FROM busybox AS unused\nRUN exit 9\n"

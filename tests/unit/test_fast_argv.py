@@ -89,3 +89,51 @@ def test_leaves_to_click_what_click_rejects(args):
     assert fast_argv.parse(args, CREATE_FLAGS + RUN_FLAGS) is None
     with pytest.raises((click.UsageError, click.exceptions.Exit)):
         click_params(run, args)
+
+
+# -- build: one PATH, options before and after it ---------------------------------
+
+BUILD_SAME = [
+    ["ctx"],
+    ["-t", "a:1", "ctx"],
+    ["ctx", "-t", "a", "--tag=b"],                                   # options after PATH too
+    ["--no-cache", "--network", "none", "--build-arg", "BASE=busybox", "-f", "six.Dockerfile", "-t", "x:y", "ctx"],
+    ["-qt", "x", "."],
+    ["-", "-f-"],                                                    # "-" is the context on stdin
+    ["--progress=plain", "--pull", "never", "-o", "type=local,dest=out", "--output", "dir", "."],
+    ["--", "-odd-dir"],
+    ["--label", "a=b", "--secret", "id=x", "--add-host", "h:1.2.3.4", "--iidfile", "f", "--platform", "linux/amd64",
+     "--target", "t", "--no-cache-filter", "s", "."],
+    ["-t", "-x", "."],                                               # a value may start with a dash
+]
+
+BUILD_CLICK_SAYS_WHAT_IS_WRONG = [
+    [],
+    ["a", "b"],
+    ["--progress", "fancy", "."],
+    ["--no-cache=1", "."],
+    ["-t"],
+    ["--bogus", "."],
+    ["--help"],
+]
+
+
+def build_click_params(args):
+    from minictr.cli.image.build import build
+    with build.make_context(build.name, list(args)) as ctx:
+        params = dict(ctx.params)
+    return params.pop("path"), params
+
+
+@pytest.mark.parametrize("args", BUILD_SAME, ids=_ids(BUILD_SAME))
+def test_build_parses_as_click_does(args):
+    from minictr.cli.image.build_flags import BUILD_FLAGS
+    assert fast_argv.parse_one(args, BUILD_FLAGS) == build_click_params(args)
+
+
+@pytest.mark.parametrize("args", BUILD_CLICK_SAYS_WHAT_IS_WRONG, ids=_ids(BUILD_CLICK_SAYS_WHAT_IS_WRONG))
+def test_build_leaves_to_click_what_click_rejects(args):
+    from minictr.cli.image.build_flags import BUILD_FLAGS
+    assert fast_argv.parse_one(args, BUILD_FLAGS) is None
+    with pytest.raises((click.UsageError, click.exceptions.Exit)):
+        build_click_params(args)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from minictr.cli.container.flags import CHOICE, FLAG, INT, MULTI, TOGGLE, Flag
+from minictr.cli.flag_table import CHOICE, FLAG, INT, MULTI, TOGGLE, Flag
 
 
 def _option(flag: Flag):

@@ -1,16 +1,34 @@
-"""`run`'s and `create`'s flags parsed from the flag table without click,
+"""`run`'s, `create`'s and `build`'s flags parsed from the flag table without click,
 exactly as click would parse them (tests/unit/test_fast_argv.py compares the
 two). Anything this parser does not know how to read (an unknown option, a
 missing value, a bad number, --help) returns None, and click then parses
 the whole line and says what is wrong."""
 from __future__ import annotations
 
-from minictr.cli.container.flags import CHOICE, FLAG, INT, MULTI, TOGGLE, Flag
+from minictr.cli.flag_table import CHOICE, FLAG, INT, MULTI, TOGGLE, Flag
 
 
 def parse(args: list[str], flags: list[Flag]) -> tuple[str, tuple, dict] | None:
     """(image, command, kw) for `IMAGE [COMMAND]...` with flags before the
     image (click's allow_interspersed_args=False: the first word ends them)."""
+    read = _read(args, flags, interspersed=False)
+    if read is None or not read[0]:
+        return None
+    words, kw = read
+    return words[0], tuple(words[1:]), kw
+
+
+def parse_one(args: list[str], flags: list[Flag]) -> tuple[str, dict] | None:
+    """(the argument, kw) for a command of one argument, flags before and
+    after it (click's default)."""
+    read = _read(args, flags, interspersed=True)
+    if read is None or len(read[0]) != 1:
+        return None
+    return read[0][0], read[1]
+
+
+def _read(args: list[str], flags: list[Flag], interspersed: bool) -> tuple[list[str], dict] | None:
+    """(the words that are no options, kw)."""
     names: dict[str, tuple[Flag, object]] = {}
     for flag in flags:
         if flag.kind == TOGGLE:
@@ -19,6 +37,7 @@ def parse(args: list[str], flags: list[Flag]) -> tuple[str, tuple, dict] | None:
         else:
             names.update((decl, (flag, True)) for decl in flag.decls)
     kw = {flag.dest: ([] if flag.kind == MULTI else flag.default) for flag in flags}
+    words: list[str] = []
     i = 0
     while i < len(args):
         arg = args[i]
@@ -63,16 +82,18 @@ def parse(args: list[str], flags: list[Flag]) -> tuple[str, tuple, dict] | None:
                     return None
                 value = args[i]
                 i += 1
+        elif interspersed:
+            words.append(arg)
+            i += 1
+            continue
         else:
             break
         if not _store(kw, flag, value):
             return None
-    if i >= len(args):
-        return None
     for flag in flags:
         if flag.kind == MULTI:
             kw[flag.dest] = tuple(kw[flag.dest])
-    return args[i], tuple(args[i + 1:]), kw
+    return words + args[i:], kw
 
 
 def _store(kw: dict, flag: Flag, value: str) -> bool:

@@ -4,25 +4,10 @@ checked here, before anything is made. Free of click: a plain `run` is
 parsed without it (minictr.cli.entry)."""
 from __future__ import annotations
 
+from minictr.cli.flag_table import CHOICE, FLAG, INT, MULTI, TEXT, TOGGLE, Flag
 from minictr.engine import modes, options
 from minictr.engine.security import parse_security_opts
 from minictr.engine.spec import ContainerSpec
-
-FLAG, TEXT, MULTI, INT, CHOICE, TOGGLE = "flag", "text", "multi", "int", "choice", "toggle"
-
-
-class Flag:
-    """One option as data: click's options are made from it (minictr.cli.
-    container.click_flags), and so is the click-free parse of a plain `run`
-    (minictr.cli.container.fast_argv), so the two cannot drift apart."""
-    __slots__ = ("decls", "kind", "help", "default", "dest", "choices")
-
-    def __init__(self, decls: tuple, kind: str, help: str, default=None, dest: str = "", choices: tuple = ()):
-        self.decls, self.kind, self.help, self.choices = decls, kind, help, choices
-        self.default = {FLAG: False, MULTI: ()}.get(kind, default)
-        longest = max((d for d in decls if d.startswith("--")), key=len)
-        self.dest = dest or longest[2:].split("/")[0].replace("-", "_")
-
 
 CREATE_FLAGS = [
     Flag(("-i", "--interactive"), FLAG, "Keep STDIN open even if not attached"),
@@ -146,27 +131,3 @@ def spec_from_flags(image: str, command: tuple[str, ...], kw: dict) -> Container
         dns=[options.parse_dns(d) for d in kw["dns"]], init=kw["init"], auto_remove=kw["auto_remove"],
         log_max_size=log_max_size,
         log_max_file=log_max_file, runtime=kw["runtime"])
-
-
-def puller(ctx, platform: str | None, policy: str):
-    """docker's auto-pull: `Unable to find image 'x' locally`, then a pull
-    with progress on stderr."""
-    if policy == "never":
-        return None
-
-    def pull(ref: str) -> None:
-        from minictr.cli.progress_view import progress_for
-        from minictr.image.pull import pull as do_pull
-        from minictr.image.pull import parse_reference
-        ctx.err(f"Unable to find image '{parse_reference(ref).familiar()}' locally")
-        progress = progress_for(_StderrCtx(ctx))
-        do_pull(ctx.images, ctx.registry, ref, platform=platform, progress=progress)
-    return pull
-
-
-class _StderrCtx:
-    """Progress goes to stderr during `run`: stdout is the container's."""
-
-    def __init__(self, ctx):
-        self.stdout = ctx.stderr
-        self.stdout_is_tty = ctx.stderr_is_tty

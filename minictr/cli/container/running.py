@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from minictr.cli.container.flags import puller, spec_from_flags
+from minictr.cli.container.flags import spec_from_flags
+from minictr.cli.pulling import puller
 
 
 def create_container(ctx, image: str, command, kw: dict):
