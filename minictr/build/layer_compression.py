@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from minictr.build.cache import NO_LAYER, BuildCache
 from minictr.build.state import ImageState, chain_key
-from minictr.image import layer_convert
 from minictr.image.records import LayerRecord
 
 
 def as_asked(store, cache: BuildCache, layer: LayerRecord, parent_chain_id: str | None,
              compression: str) -> LayerRecord:
     """`layer`, or its conversion into `compression`."""
+    if compression in layer.blob_media_type:   # ...tar+gzip, ...tar.gzip, ...tar+zstd: as asked already
+        return layer
+    from minictr.image import layer_convert   # the layer writer and codecs: a cached layer in another compression
     if layer_convert.in_compression(layer, compression):
         return layer
     key = chain_key(layer.blob_digest, f"compression={compression}")

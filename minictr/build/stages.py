@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from minictr.build.errors import BuildError
 
@@ -41,6 +40,7 @@ class Scheduler:
         running: dict = {}
         failure: BaseException | None = None
         pool = None
+        futures = None
         try:
             while pending or running:
                 ready = [i for i in pending if needs.get(i, set()) <= done] if failure is None else []
@@ -52,11 +52,12 @@ class Scheduler:
                 for index in ready:
                     pending.remove(index)
                     if pool is None:
-                        pool = ThreadPoolExecutor(MAX_PARALLEL, thread_name_prefix="build-stage")
+                        import concurrent.futures as futures   # ~7 ms (logging): only when stages run at once
+                        pool = futures.ThreadPoolExecutor(MAX_PARALLEL, thread_name_prefix="build-stage")
                     running[pool.submit(build, index)] = index
                 if not running:
                     break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                finished, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
                 for future in finished:
                     index = running.pop(future)
                     try:
