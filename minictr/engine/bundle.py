@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 
-from minictr.engine import modes, seccomp_profile
+from minictr.engine import devices as device_mappings
+from minictr.engine import modes, seccomp_profile, sysctls
 from minictr.engine.errors import EngineError, InvalidOption
 from minictr.engine.spec import ContainerSpec
 from minictr.runtime.capabilities import NAMES, last_cap
@@ -25,9 +26,14 @@ CPU_PERIOD = 100_000
 MIN_MEMORY = 6 << 20   # dockerd's linuxMinMemory
 
 
-def cgroups_path(container_id: str) -> str:
-    """As docker's cgroupfs driver puts its containers under /docker."""
-    return f"/minictr/{container_id}"
+DEFAULT_CGROUP_PARENT = "/minictr"
+
+
+def cgroups_path(container_id: str, parent: str = "") -> str:
+    """As docker's cgroupfs driver puts its containers under /docker, or
+    under --cgroup-parent (the kubelet's pod cgroup, for CRI)."""
+    parent = "/" + (parent or DEFAULT_CGROUP_PARENT).strip("/")
+    return f"{parent.rstrip('/')}/{container_id}"
 
 
 def command(spec: ContainerSpec, image_config: dict) -> list[str]:
@@ -117,8 +123,8 @@ def seccomp(spec: ContainerSpec, caps: list[str]) -> dict | None:
     return seccomp_profile.resolve(profile, caps)
 
 
-def resources(spec: ContainerSpec) -> dict:
-    res: dict = {"devices": [{"allow": spec.privileged, "access": "rwm"}]}
+def resources(spec: ContainerSpec, device_rules: list[dict] = ()) -> dict:
+    res: dict = {"devices": [{"allow": spec.privileged, "access": "rwm"}] + list(device_rules)}
     memory = {}
     if spec.memory:
         if spec.memory < MIN_MEMORY:
@@ -142,12 +148,26 @@ def resources(spec: ContainerSpec) -> dict:
     if spec.nano_cpus:
         cpu["period"] = CPU_PERIOD
         cpu["quota"] = spec.nano_cpus * CPU_PERIOD // 1_000_000_000
+    if spec.cpu_quota:
+        cpu["quota"] = spec.cpu_quota
+        cpu.setdefault("period", spec.cpu_period or CPU_PERIOD)
+    if spec.cpu_period:
+        cpu["period"] = spec.cpu_period
     if spec.cpu_shares:
         cpu["shares"] = spec.cpu_shares
+    if spec.cpuset_cpus:
+        cpu["cpus"] = spec.cpuset_cpus
+    if spec.cpuset_mems:
+        cpu["mems"] = spec.cpuset_mems
     if cpu:
         res["cpu"] = cpu
     if spec.pids_limit:
         res["pids"] = {"limit": spec.pids_limit}
+    if spec.hugepage_limits:
+        res["hugepageLimits"] = [{"pageSize": size, "limit": int(limit)}
+                                 for size, limit in sorted(spec.hugepage_limits.items())]
+    if spec.unified:
+        res["unified"] = {k: str(v) for k, v in spec.unified.items()}
     return res
 
 
@@ -235,6 +255,7 @@ def build_config(container_id: str, spec: ContainerSpec, image_config: dict, roo
                  shm_source: str | None = None) -> dict:
     uid, gid, extra_gids = user
     caps = capabilities(spec)
+    device_nodes, device_rules = device_mappings.resolve(spec.devices)
     args = command(spec, image_config)
     if spec.init:
         args = [INIT_PATH, "--"] + args
@@ -247,19 +268,25 @@ def build_config(container_id: str, spec: ContainerSpec, image_config: dict, roo
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "noNewPrivileges": spec.no_new_privileges,
     }
+    if spec.oom_score_adj is not None:
+        process["oomScoreAdj"] = spec.oom_score_adj
     if not os.path.isabs(process["cwd"]):
         raise EngineError(f"the working directory '{process['cwd']}' is invalid, it needs to be an absolute path")
     linux: dict = {
-        "resources": resources(spec),
-        "cgroupsPath": cgroups_path(container_id),
+        "resources": resources(spec, device_rules),
+        "cgroupsPath": cgroups_path(container_id, spec.cgroup_parent),
         "namespaces": namespaces(spec, joined),
     }
+    if device_nodes:
+        linux["devices"] = device_nodes
+    if spec.sysctls:
+        linux["sysctl"] = sysctls.check(spec)
     profile = seccomp(spec, caps)
     if profile is not None:
         linux["seccomp"] = profile
     if not spec.privileged and not spec.unmask_systempaths:
-        linux["maskedPaths"] = list(MASKED_PATHS)
-        linux["readonlyPaths"] = list(READONLY_PATHS)
+        linux["maskedPaths"] = list(MASKED_PATHS if spec.masked_paths is None else spec.masked_paths)
+        linux["readonlyPaths"] = list(READONLY_PATHS if spec.readonly_paths is None else spec.readonly_paths)
     all_mounts = mounts(spec, files, volume_sources, shm_source)
     if spec.init:
         all_mounts.append({"destination": INIT_PATH, "type": "bind", "source": init_binary(),

@@ -11,19 +11,20 @@ from minictr.engine.bundle import cgroups_path
 from minictr.runtime import cgroups
 
 
-def remove(container_id: str, parents: bool = True) -> None:
+def remove(container_id: str, parents: bool = True, cgroup_parent: str = "") -> None:
     """With parents, also the engine's own parent (/minictr in every
     hierarchy) once no container is left in it: the runtime removes only
     what one container made, and the first container's parent outlives it
-    whenever a sibling still runs then."""
+    whenever a sibling still runs then. A --cgroup-parent is another's
+    (the kubelet's pod cgroup): never removed here."""
     try:
-        mgr = cgroups.open_manager(cgroups_path(container_id), container_id)
+        mgr = cgroups.open_manager(cgroups_path(container_id, cgroup_parent), container_id)
     except (OSError, cgroups.CgroupError):
         return
     dirs = mgr.dirs()
     if any(os.path.isdir(d) for d in dirs):
         _kill_and_remove(mgr, dirs)
-    if parents:
+    if parents and not cgroup_parent:
         for parent in {os.path.dirname(d) for d in dirs}:
             try:
                 os.rmdir(parent)   # EBUSY while another container's cgroup is in it

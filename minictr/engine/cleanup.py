@@ -33,7 +33,7 @@ def cleanup(store, images, volumes, nets, driver, container_id: str) -> Containe
             return rec
         exit_info = store.exit_info(rec.id)
         handled = exit_info is not None and exit_info["finished_at"] == rec.finished_at
-        oom = exit_info is None and oom_killed(rec.id)   # else the shim has recorded it
+        oom = exit_info is None and oom_killed(rec.id, rec.spec.cgroup_parent)   # else the shim has recorded it
         teardown(store, driver, nets, rec)
         if rec.status not in status.ACTIVE and handled:
             return rec

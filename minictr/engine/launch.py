@@ -16,7 +16,7 @@ import select
 import sys
 
 from minictr import explain
-from minictr.engine.layout import ContainerPaths
+from minictr.engine.layout import ContainerPaths, log_file
 from minictr.engine.shim import ShimOptions
 from minictr.engine.spec import ContainerSpec
 from minictr.runtime.spawn import Launch
@@ -60,7 +60,7 @@ class ShimStart:
             if spec.open_stdin:   # a tty's input goes through the pty master
                 stdio[0], fds["stdin_fd"] = self._pipe()
         self._theirs = list(fds.values()) + [fd for fd in stdio if fd >= 0]
-        opts = ShimOptions(dir=paths.run_dir, log_path=paths.log, log_format=spec.log_format,
+        opts = ShimOptions(dir=paths.run_dir, log_path=log_file(paths, spec), log_format=spec.log_format,
                            log_max_size=spec.log_max_size, log_max_file=spec.log_max_file,
                            exit_command=exit_command(root, paths.id),
                            terminal=spec.tty, stdin=spec.open_stdin, oom_file=oom_file)

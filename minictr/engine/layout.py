@@ -44,5 +44,10 @@ class ContainerPaths:
         self.shm = os.path.join(self.dir, "shm")   # --ipc shareable: its /dev/shm (engine.shm)
 
 
+def log_file(paths: ContainerPaths, spec) -> str:
+    """The container's log: where CRI's kubelet asked for it, else docker's place."""
+    return spec.log_path or paths.log
+
+
 def runtime_root(root: str) -> str:
     return os.path.join(run_root(root), "runtime")

@@ -26,7 +26,7 @@ def write(store, rec: ContainerRecord, hostname: str) -> dict[str, str]:
         hosts, resolv = _read(other_paths.hosts), _read(other_paths.resolv_conf)
     else:
         hosts = files.render_hosts(hostname, None, [tuple(h) for h in spec.add_hosts])
-        resolv = files.render_resolv(files.host_resolv_conf(), spec.dns)
+        resolv = files.render_resolv(files.host_resolv_conf(), spec.dns, spec.dns_search, spec.dns_options)
     files.write_in_place(paths.hostname, hostname + "\n")
     files.write_in_place(paths.hosts, hosts)
     files.write_in_place(paths.resolv_conf, resolv)

@@ -17,7 +17,7 @@ from minictr import jsonio
 from minictr.engine.bundle import cgroups_path
 from minictr.engine.errors import EngineError, RuntimeCreateFailed
 from minictr.engine.launch import ShimStart, _fresh_dir, exit_command
-from minictr.engine.layout import run_root
+from minictr.engine.layout import log_file, run_root
 from minictr.engine.shim import CreateFailed, ShimOptions, start
 from minictr.records import dataclass
 from minictr.runtime import cgroups
@@ -71,7 +71,7 @@ class InProcess:
     def create(self, root: str, rec, paths) -> Launched:
         """Creates under a new shim."""
         from minictr.runtime import lifecycle  # ~3 ms of imports: ps and inspect only ask for state()
-        shim = ShimStart(root, paths, rec.spec, oom_file=oom_file(rec.id))
+        shim = ShimStart(root, paths, rec.spec, oom_file=oom_file(rec.id, rec.spec.cgroup_parent))
         try:
             st = lifecycle.create(self.store, rec.id, paths.bundle, console_fd=shim.console_fd, launch=shim.launch)
             shim.close_container_ends()
@@ -139,9 +139,9 @@ class External:
         command = [self.binary, "--root", self.root, "create", "--bundle", paths.bundle, "--pid-file", pid_file]
         if console:
             command += ["--console-socket", console]
-        opts = ShimOptions(dir=paths.run_dir, log_path=paths.log, log_max_size=spec.log_max_size,
+        opts = ShimOptions(dir=paths.run_dir, log_path=log_file(paths, spec), log_max_size=spec.log_max_size,
                            log_max_file=spec.log_max_file, exit_command=exit_command(root, rec.id),
-                           terminal=spec.tty, stdin=spec.open_stdin, oom_file=oom_file(rec.id),
+                           terminal=spec.tty, stdin=spec.open_stdin, oom_file=oom_file(rec.id, rec.spec.cgroup_parent),
                            log_format=spec.log_format)
         try:
             proc = start(opts, command + [rec.id], runtime_pid_file=pid_file, console_socket=console)
@@ -204,11 +204,11 @@ class Drivers:
         return driver
 
 
-def oom_file(container_id: str) -> str | None:
+def oom_file(container_id: str, cgroup_parent: str = "") -> str | None:
     """The file where the kernel will count the container's OOM kills (its
     cgroup is made by the runtime, at the path the bundle names): the shim
     reads it at the start and at the exit, for State.OOMKilled."""
     try:
-        return cgroups.open_manager(cgroups_path(container_id), container_id).oom_file()
+        return cgroups.open_manager(cgroups_path(container_id, cgroup_parent), container_id).oom_file()
     except (OSError, cgroups.CgroupError):
         return None

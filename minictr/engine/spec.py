@@ -30,6 +30,15 @@ class Publish:
     proto: str = "tcp"
 
 
+@dataclass(frozen=True)
+class DeviceMapping:
+    """--device host[:container[:rwm]] (CRI's Device): a host device node
+    made in the container, with a device-cgroup rule allowing it."""
+    host_path: str
+    container_path: str = ""                    # "": the host path
+    permissions: str = "rwm"
+
+
 @dataclass
 class ContainerSpec:
     image: str                                  # as given (docker's Config.Image)
@@ -77,6 +86,23 @@ class ContainerSpec:
     log_max_file: int = 1
     runtime: str = ""                           # "": in-process; else a runc-compatible binary
     oci_mounts: list = field(default_factory=list)  # OCI mount dicts given whole, last (a build's RUN --mount)
+    # docker's less common options, and what CRI asks for (docker's names)
+    log_path: str = ""                          # "": <container dir>/<id>-json.log; CRI: the kubelet's path
+    oom_score_adj: int | None = None            # None: inherited
+    sysctls: dict = field(default_factory=dict)  # --sysctl (namespaced ones only, as docker checks)
+    cgroup_parent: str = ""                     # "": /minictr; else the cgroup the container goes under
+    group_add: list = field(default_factory=list)  # --group-add: gids or group names
+    dns_search: list = field(default_factory=list)
+    dns_options: list = field(default_factory=list)
+    cpu_quota: int = 0                          # --cpu-quota/--cpu-period (µs): --cpus in two parts
+    cpu_period: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    hugepage_limits: dict = field(default_factory=dict)   # page size ("2MB") -> bytes
+    unified: dict = field(default_factory=dict)           # cgroup v2 file -> value
+    devices: list = field(default_factory=list)  # DeviceMapping records
+    masked_paths: list | None = None            # None: docker's; [] none (CRI's procMount Unmasked)
+    readonly_paths: list | None = None
 
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:
@@ -84,6 +110,9 @@ class ContainerSpec:
         # from the record's JSON: the lists come back as dicts
         self.volumes = [v if isinstance(v, Mount) else Mount(**v) for v in self.volumes]
         self.publish = [p if isinstance(p, Publish) else Publish(**p) for p in self.publish]
+        self.devices = [d if isinstance(d, DeviceMapping) else DeviceMapping(**d) for d in self.devices]
+        if self.nano_cpus and (self.cpu_quota or self.cpu_period):
+            raise InvalidOption("Conflicting options: Nano CPUs and CPU Period cannot both be set")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -62,11 +62,16 @@ def run(store, images, volumes, nets, driver, rec: ContainerRecord, attach=None)
             if mounting is not None:
                 mounting.join()
         user = users.resolve(paths.rootfs, spec.user or image_config.get("User", ""))
+        if spec.group_add:
+            uid, gid, extra = user
+            user = (uid, gid, extra + [g for g in users.group_ids(paths.rootfs, spec.group_add) if g not in extra])
         _make_workdir(paths.rootfs, spec.workdir or image_config.get("WorkingDir") or "/")
         config = bundle.build_config(rec.id, spec, image_config, paths.rootfs, hostname, user, files,
                                      _volume_sources(volumes, spec, paths.rootfs), joined, shm_source)
         _write_json(paths.config, config)
         explain.step("write config.json", f"{paths.bundle}: the OCI bundle (rootfs + config.json) the runtime reads")
+        if spec.log_path:   # the kubelet's pod log dir: the container's own dir may be new
+            os.makedirs(os.path.dirname(spec.log_path) or ".", exist_ok=True)
         launched = driver.create(store.root, rec, paths)
         network = _connect_network(nets, images, store, rec, launched.pid, hostname)
         launched.adopt()
@@ -177,7 +182,7 @@ def _volume_sources(volumes, spec, rootfs: str) -> list[tuple[dict, str]]:
 
 def _connect_network(nets, images, store, rec: ContainerRecord, pid: int, hostname: str) -> dict:
     mode = modes.network(rec.spec.network)
-    if mode.kind in (modes.HOST, modes.CONTAINER):
+    if mode.kind in (modes.HOST, modes.CONTAINER, modes.PATH):   # PATH: a pod's, its CNI set it up
         return {}
     netns = f"/proc/{pid}/ns/net"
     if mode.kind == modes.NONE:

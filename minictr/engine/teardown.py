@@ -19,7 +19,7 @@ def teardown(store, driver, nets, rec: ContainerRecord, leaving: bool = True) ->
     unmounting = Background(detach) if detach is not None else None
     try:
         driver.delete(rec.id)
-        cgroup_leftovers.remove(rec.id, parents=leaving)
+        cgroup_leftovers.remove(rec.id, parents=leaving, cgroup_parent=rec.spec.cgroup_parent)
         shm.unmount(store.paths(rec.id).shm)
         if modes.network(rec.spec.network).kind in (modes.BRIDGE, modes.NAMED):
             netfiles.disconnect(nets(), rec, netns_gone=not netns_shared(store.records, rec))

@@ -71,10 +71,10 @@ def _record_if_unowned(store, rec: ContainerRecord, info: dict) -> bool:
         os.close(fd)
 
 
-def oom_killed(container_id: str) -> bool:
+def oom_killed(container_id: str, cgroup_parent: str = "") -> bool:
     """Whether the kernel OOM-killed in the container's cgroup (when the
     shim could not record it)."""
     try:
-        return cgroups.open_manager(cgroups_path(container_id), container_id).oom_kill_count() > 0
+        return cgroups.open_manager(cgroups_path(container_id, cgroup_parent), container_id).oom_kill_count() > 0
     except (OSError, ValueError, cgroups.CgroupError):
         return False

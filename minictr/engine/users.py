@@ -57,3 +57,25 @@ def resolve(root: str, spec: str) -> tuple[int, int, list[int]]:
             if len(g) >= 4 and name in g[3].split(",") and g[2].isdigit() and int(g[2]) != gid:
                 extra.append(int(g[2]))
     return uid, gid, extra
+
+
+def group_ids(root: str, names: list) -> list[int]:
+    """--group-add (CRI's supplemental groups): numbers as they are, names
+    looked up in the container's /etc/group, as docker does."""
+    groups = None
+    out = []
+    for name in names:
+        text = str(name)
+        if text.isdigit():
+            gid = int(text)
+        else:
+            groups = _entries(root, "/etc/group") if groups is None else groups
+            match = next((g for g in groups if len(g) >= 3 and g[0] == text and g[2].isdigit()), None)
+            if match is None:
+                raise EngineError(f"unable to find group {text}: no matching entries in group file")
+            gid = int(match[2])
+        if not 0 <= gid <= MAX_ID:
+            raise InvalidOption(f"--group-add {text}: gid out of range (0-{MAX_ID})")
+        if gid not in out:
+            out.append(gid)
+    return out

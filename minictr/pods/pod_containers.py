@@ -54,7 +54,7 @@ class PodContainer:
         self.sandbox_id = labels.get(sandbox_mod.SANDBOX, "")
         self.config = ContainerConfig.from_cri(json.loads(labels.get(sandbox_mod.CONFIG) or "{}"))
         self.created_at = parse_rfc3339_ns(rec.created_at)
-        self.log_path = rec.spec.log_path if hasattr(rec.spec, "log_path") else ""
+        self.log_path = rec.spec.log_path
 
     @property
     def state(self) -> str:
@@ -105,7 +105,7 @@ class PodContainers:
         box = self.sandboxes.get(sandbox_id)
         if box.state != sandbox_mod.READY:
             raise SandboxNotReady(box.id)
-        if self.engine.images.find(cfg.image) is None:
+        if self.engine.images.records.find(cfg.image) is None:
             raise PodError(f"failed to resolve image {cfg.image!r}: not found")
         for m in cfg.mounts:
             if not os.path.exists(m.host_path):
@@ -155,11 +155,14 @@ class PodContainers:
                            ("cpuset_cpus", res.cpuset_cpus), ("cpuset_mems", res.cpuset_mems),
                            ("hugepage_limits", dict(res.hugepage_limits)), ("unified", dict(res.unified)),
                            ("group_add", [str(g) for g in cfg.supplemental_groups]),
-                           ("masked_paths", cfg.masked_paths), ("readonly_paths", cfg.readonly_paths),
+                           ("cgroup_parent", pod.cgroup_parent),
                            ("devices", [dict(host_path=d.host_path, container_path=d.container_path,
                                              permissions=d.permissions) for d in cfg.devices])):
             if value:
                 spec[key] = value
+        for key in ("masked_paths", "readonly_paths"):   # [] is CRI's procMount Unmasked
+            if getattr(cfg, key) is not None:
+                spec[key] = list(getattr(cfg, key))
         if res.oom_score_adj:
             spec["oom_score_adj"] = res.oom_score_adj
         return spec

@@ -109,7 +109,8 @@ class PodSandboxes:
                 att = self._attachment(token, netns, cfg)
                 undo.append(lambda: self.cni.delete(att))
                 result = self.cni.add(att)
-                result_ips = [str(ip) for ip in result.sandbox_ips()]
+                # the pod IP first (IPv4 before IPv6), as containerd reports it
+                result_ips = [ip.ip for ip in sorted(result.sandbox_ips(), key=lambda i: i.address.version)]
                 explain.step("pod network", f"{name}: CNI gave {', '.join(result_ips) or 'no address'} in {netns}")
             with self._lock:
                 image = pause_image.ensure(self.engine.images)

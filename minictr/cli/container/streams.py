@@ -96,7 +96,7 @@ def logs(ctx, container, follow, tail, since, until, timestamps) -> None:
     count = None if tail == "all" or int(tail) < 0 else int(tail)
     since_ts = log_reader.parse_since(since) if since else None
     until_ts = log_reader.parse_since(until) if until else None
-    path = engine.paths(rec.id).log
+    path = rec.spec.log_path or engine.paths(rec.id).log
     out, err = sys.stdout.buffer, sys.stderr.buffer
 
     def emit(entry) -> None:
