@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import os
 
-from minictr.engine import devices as device_mappings
-from minictr.engine import modes, seccomp_profile, sysctls
+from minictr.engine import modes, seccomp_profile
 from minictr.engine.errors import EngineError, InvalidOption
 from minictr.engine.spec import ContainerSpec
 from minictr.runtime.capabilities import NAMES, last_cap
@@ -255,7 +254,10 @@ def build_config(container_id: str, spec: ContainerSpec, image_config: dict, roo
                  shm_source: str | None = None) -> dict:
     uid, gid, extra_gids = user
     caps = capabilities(spec)
-    device_nodes, device_rules = device_mappings.resolve(spec.devices)
+    device_nodes, device_rules = [], []
+    if spec.devices:
+        from minictr.engine import devices   # --device only
+        device_nodes, device_rules = devices.resolve(spec.devices)
     args = command(spec, image_config)
     if spec.init:
         args = [INIT_PATH, "--"] + args
@@ -280,6 +282,7 @@ def build_config(container_id: str, spec: ContainerSpec, image_config: dict, roo
     if device_nodes:
         linux["devices"] = device_nodes
     if spec.sysctls:
+        from minictr.engine import sysctls   # --sysctl only
         linux["sysctl"] = sysctls.check(spec)
     profile = seccomp(spec, caps)
     if profile is not None:

@@ -269,3 +269,37 @@ def parse_network(text: str) -> str:
     if text.startswith("container:") and len(text) == len("container:"):
         raise InvalidOption("--network: container: needs a container name or ID")
     return text or "bridge"
+
+
+def parse_sysctls(items: list[str]) -> dict[str, str]:
+    """--sysctl key=value (docker's ValidateSysctl; which keys may be set is engine.sysctls')."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise _flag_error(item, "--sysctl", f"sysctl '{item}' is not allowed")
+        out[key.strip()] = value
+    return out
+
+
+def parse_device(text: str):
+    """--device host[:container][:permissions] (docker's parseDevice)."""
+    from minictr.engine.spec import DeviceMapping
+    parts = text.split(":")
+    perms = "rwm"
+    if len(parts) >= 2 and parts[-1] and all(c in "rwm" for c in parts[-1]):
+        perms = parts.pop()
+    if len(parts) > 2 or not parts[0]:
+        raise _flag_error(text, "--device", f"invalid device specification: {text}")
+    host = parts[0]
+    container = parts[1] if len(parts) == 2 and parts[1] else host
+    for path in (host, container):
+        if not path.startswith("/"):
+            raise _flag_error(text, "--device", f"{path} is not an absolute path")
+    return DeviceMapping(host, container, perms)
+
+
+def parse_oom_score_adj(value: int | None) -> int | None:
+    if value is not None and not -1000 <= value <= 1000:
+        raise InvalidOption(f"Invalid value {value}, range for oom score adj is [-1000, 1000]")
+    return value
