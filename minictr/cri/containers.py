@@ -11,6 +11,7 @@ from minictr.cri.errors import CriError, invalid, not_found
 from minictr.cri.not_yet import RpcGroup
 from minictr.cri.sandboxes import as_dict, labels_match
 from minictr.cri.v1 import api_pb2 as pb
+from minictr.engine.errors import InvalidOption
 from minictr.pods.config import ContainerConfig, InvalidConfig
 from minictr.pods.pod_containers import ContainerNameTaken, ContainerNotFound, SandboxNotReady
 from minictr.pods.sandbox import SandboxNotFound
@@ -21,7 +22,7 @@ _PROPAGATION = {"PROPAGATION_PRIVATE": pb.PROPAGATION_PRIVATE,
 
 
 class PodContainers(RpcGroup):
-    NOT_YET = ("StreamContainers", "UpdateContainerResources", "ReopenContainerLog")
+    NOT_YET = ("StreamContainers", "ReopenContainerLog")
     WHY = "it is not implemented yet"
 
     def _container(self, container_id: str):
@@ -55,6 +56,21 @@ class PodContainers(RpcGroup):
         self._container(request.container_id)
         self.pods.containers.stop(request.container_id, request.timeout)
         return pb.StopContainerResponse()
+
+    def UpdateContainerResources(self, request, context):
+        from minictr.pods.config import Resources
+        self._container(request.container_id)
+        if not request.HasField("linux"):
+            return pb.UpdateContainerResourcesResponse()   # nothing for Linux to change (containerd's)
+        try:
+            res = Resources.from_cri(as_dict(request.linux), "linux")
+        except InvalidConfig as e:
+            raise invalid(str(e)) from None
+        try:
+            self.pods.containers.update_resources(request.container_id, res)
+        except InvalidOption as e:
+            raise invalid(str(e)) from None
+        return pb.UpdateContainerResourcesResponse()
 
     def RemoveContainer(self, request, context):
         self.pods.containers.remove(request.container_id)

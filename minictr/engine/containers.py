@@ -167,6 +167,11 @@ class Engine:
     def unpause(self, rec: ContainerRecord) -> None:
         _stop.unpause(self.store, self.driver(rec), rec)
 
+    def update(self, rec: ContainerRecord, **changes) -> ContainerRecord:
+        """New resource limits (engine/update.py), on the cgroups at once if it runs."""
+        from minictr.engine import update as _update   # `update` only
+        return _update.update(self.store, self.driver(rec), rec, changes)
+
     def wait(self, rec: ContainerRecord, poll: float = 0.01) -> int:
         return _stop.wait(self.store, self.driver(rec), rec, poll)
 

@@ -44,3 +44,6 @@ class RuntimeDriver(Protocol):
 
     def resume(self, container_id: str) -> None:
         """runc resume."""
+
+    def update(self, container_id: str, resources: dict) -> None:
+        """runc update --resources: new limits for a running container's cgroups."""

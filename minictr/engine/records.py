@@ -63,6 +63,10 @@ class ContainerRecords:
             holder = self.conn.execute("SELECT id FROM containers WHERE name=?", (fields.get("name"),)).fetchone()
             raise NameConflict(fields.get("name", ""), holder[0] if holder else "?") from None
 
+    def set_spec(self, container_id: str, spec: ContainerSpec) -> None:
+        """`update`: the spec's resources changed (the rest of it never does)."""
+        self.conn.execute("UPDATE containers SET spec=? WHERE id=?", (jsonio.dumps(spec.to_dict()), container_id))
+
     def remove(self, container_id: str) -> None:
         self.conn.execute("DELETE FROM containers WHERE id=?", (container_id,))
 

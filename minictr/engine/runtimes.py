@@ -109,6 +109,10 @@ class InProcess:
         from minictr.runtime import control  # as in pause()
         control.resume(self.store, container_id)
 
+    def update(self, container_id: str, resources: dict) -> None:
+        from minictr.runtime import control  # as in pause()
+        control.update(self.store, container_id, resources)
+
 
 class External:
     """A runc-compatible binary: the shim runs its `create` as conmon does
@@ -174,6 +178,14 @@ class External:
 
     def resume(self, container_id: str) -> None:
         self._run("resume", container_id)
+
+    def update(self, container_id: str, resources: dict) -> None:
+        import json
+        import subprocess  # --runtime only
+        res = subprocess.run([self.binary, "--root", self.root, "update", "--resources", "-", container_id],
+                             input=json.dumps(resources), capture_output=True, text=True)
+        if res.returncode != 0:
+            raise EngineError(f"{os.path.basename(self.binary)} update: {(res.stderr or res.stdout).strip()}")
 
 
 def _program_code(runtime_words: str) -> int | None:

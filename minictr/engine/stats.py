@@ -47,6 +47,27 @@ def host_memory() -> int:
     return 0
 
 
+def cgroup_of(engine, rec):
+    """The container's cgroup manager as the runtime made it, or None."""
+    return _cgroup(engine, rec)
+
+
+def net_io(pid: int) -> list[tuple[str, int, int, int, int]]:
+    """(name, rx bytes, rx errors, tx bytes, tx errors) per interface but lo."""
+    out = []
+    try:
+        with open(f"/proc/{pid}/net/dev") as f:
+            lines = f.read().splitlines()[2:]
+    except OSError:
+        return out
+    for line in lines:
+        name, _, data = line.partition(":")
+        fields = data.split()
+        if name.strip() != "lo" and len(fields) >= 11:
+            out.append((name.strip(), int(fields[0]), int(fields[2]), int(fields[8]), int(fields[10])))
+    return out
+
+
 def _cgroup(engine, rec):
     try:
         st = engine.runtime.load(rec.id)
@@ -90,19 +111,8 @@ def _block_io(mgr) -> tuple[int, int]:
 
 def _net_io(pid: int) -> tuple[int, int]:
     """Bytes received and sent on the container's interfaces (not lo)."""
-    rx = tx = 0
-    try:
-        with open(f"/proc/{pid}/net/dev") as f:
-            lines = f.read().splitlines()[2:]
-    except OSError:
-        return 0, 0
-    for line in lines:
-        name, _, data = line.partition(":")
-        fields = data.split()
-        if name.strip() != "lo" and len(fields) >= 9:
-            rx += int(fields[0])
-            tx += int(fields[8])
-    return rx, tx
+    counts = net_io(pid)
+    return sum(c[1] for c in counts), sum(c[3] for c in counts)
 
 
 def _read(engine, rec, usage: Usage) -> None:

@@ -167,6 +167,20 @@ class PodContainers:
             spec["oom_score_adj"] = res.oom_score_adj
         return spec
 
+    def update_resources(self, container_id: str, res) -> None:
+        """UpdateContainerResources: the request's resources replace the
+        container's (kubelet sends them whole), on its cgroups at once."""
+        c = self.get(container_id)
+        changes = dict(cpu_shares=res.cpu_shares, cpu_quota=res.cpu_quota, cpu_period=res.cpu_period,
+                       cpuset_cpus=res.cpuset_cpus, cpuset_mems=res.cpuset_mems, nano_cpus=0,
+                       hugepage_limits=dict(res.hugepage_limits), unified=dict(res.unified))
+        if res.memory_limit_in_bytes:
+            changes["memory"] = res.memory_limit_in_bytes
+            changes["memory_swap"] = res.memory_swap_limit_in_bytes or c.record.spec.memory_swap
+            if changes["memory_swap"] and 0 < changes["memory_swap"] < res.memory_limit_in_bytes:
+                changes["memory_swap"] = res.memory_limit_in_bytes
+        self.engine.update(c.record, **changes)
+
     def start(self, container_id: str) -> None:
         c = self.get(container_id)
         if c.state != CREATED:

@@ -10,6 +10,7 @@ from minictr.pods.errors import CNIError
 from minictr.pods.netns import NetnsStore
 from minictr.pods.pod_containers import PodContainers
 from minictr.pods.sandbox import PodSandboxes
+from minictr.pods.usage import PodStats
 
 DEFAULT_CNI_CONF_DIR = "/etc/cni/net.d"
 DEFAULT_CNI_BIN_DIRS = ("/opt/cni/bin", "/usr/lib/cni")
@@ -24,6 +25,7 @@ class PodRuntime:
         self.netns = NetnsStore(netns_dir or os.path.join(engine.root, "netns"))
         self.sandboxes = PodSandboxes(engine, self.cni, self.netns)
         self.containers = PodContainers(engine, self.sandboxes)
+        self.stats = PodStats(engine, self.sandboxes, self.containers)
 
     def network_problem(self) -> str:
         """"" when pods can be networked (CRI's NetworkReady), else why not."""

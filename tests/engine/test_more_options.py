@@ -101,3 +101,41 @@ def test_a_cgroup_parent_made_by_someone_else_is_kept(mc):
     finally:
         for d in made:
             os.rmdir(d)
+
+
+def _cgroup_file(pid: str, controller: str, name: str) -> str:
+    for line in open(f"/proc/{pid}/cgroup").read().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            with open(f"/sys/fs/cgroup/{controllers}{path}/{name}") as f:
+                return f.read().strip()
+    pytest.skip(f"no v1 {controller} hierarchy here (the cgroup v2 VM covers update)")
+
+
+def test_update_changes_a_running_containers_limits(mc):
+    cid = mc("run", "-d", "--network", "none", "-m", "64m", "busybox", "sleep", "60", check=True).stdout.strip()
+    mc.leftovers.append(cid)
+    pid = mc("inspect", "-f", "{{.State.Pid}}", cid, check=True).stdout.strip()
+    assert _cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(64 << 20)
+    res = mc("update", "-m", "128m", "--memory-swap", "256m", "--cpus", "0.5", "--pids-limit", "50", cid,
+             check=True)
+    assert res.stdout.strip() == cid
+    assert _cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(128 << 20)
+    assert _cgroup_file(pid, "cpu", "cpu.cfs_quota_us") == "50000"
+    assert _cgroup_file(pid, "pids", "pids.max") == "50"
+    host = json.loads(mc("inspect", cid, check=True).stdout)[0]["HostConfig"]
+    assert (host["Memory"], host["NanoCpus"], host["PidsLimit"]) == (128 << 20, 500_000_000, 50)
+    # refused: below docker's minimum; nothing changes
+    res = mc("update", "-m", "1m", cid)
+    assert res.returncode != 0 and "Minimum memory limit allowed is 6MB" in res.stderr
+    assert _cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(128 << 20)
+    res = mc("update", cid)
+    assert res.returncode != 0 and "one or more flags" in res.stderr
+    # a stopped container keeps the new limits for its next start
+    mc("stop", "-t", "0", cid, check=True)
+    mc("update", "-m", "96m", cid, check=True)
+    mc("start", cid, check=True)
+    pid = mc("inspect", "-f", "{{.State.Pid}}", cid, check=True).stdout.strip()
+    assert _cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(96 << 20)
+    mc("rm", "-f", cid, check=True)
+    mc.leftovers.remove(cid)

@@ -14,6 +14,7 @@ CONTAINER_COMMANDS = {
     "wait": "container.manage:wait",
     "pause": "container.manage:pause",
     "unpause": "container.manage:unpause",
+    "update": "container.manage:update",
     "rename": "container.manage:rename",
     "port": "container.manage:port",
     "logs": "container.streams:logs",

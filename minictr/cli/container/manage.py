@@ -232,3 +232,40 @@ def inspect(ctx, names, fmt, kind) -> None:
                 return image_views.inspect(ctx.engine.images, record)
         return None
     show(ctx, names, fmt, find)
+
+
+@click.command()
+@click.option("-m", "--memory", default=None, help="Memory limit")
+@click.option("--memory-swap", default=None, help="Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+@click.option("--cpus", default=None, help="Number of CPUs")
+@click.option("-c", "--cpu-shares", type=int, default=None, help="CPU shares (relative weight)")
+@click.option("--cpu-quota", type=int, default=None, help="Limit CPU CFS (Completely Fair Scheduler) quota")
+@click.option("--cpu-period", type=int, default=None, help="Limit CPU CFS (Completely Fair Scheduler) period")
+@click.option("--cpuset-cpus", default=None, help="CPUs in which to allow execution (0-3, 0,1)")
+@click.option("--cpuset-mems", default=None, help="MEMs in which to allow execution (0-3, 0,1)")
+@click.option("--pids-limit", type=int, default=None, help="Tune container pids limit (-1 for unlimited)")
+@click.option("--restart", default=None, help="Restart policy to apply when a container exits")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def update(ctx, memory, memory_swap, cpus, cpu_shares, cpu_quota, cpu_period, cpuset_cpus, cpuset_mems,
+           pids_limit, restart, containers) -> None:
+    """Update configuration of one or more containers."""
+    from minictr.engine import options
+    changes: dict = {}
+    if memory is not None:
+        changes["memory"] = options.parse_bytes(memory)
+    if memory_swap is not None:
+        changes["memory_swap"] = options.parse_memory_swap(memory_swap)
+    if cpus is not None:
+        changes["nano_cpus"] = options.parse_cpus(cpus)
+    for key, value in (("cpu_shares", cpu_shares), ("cpu_quota", cpu_quota), ("cpu_period", cpu_period),
+                       ("cpuset_cpus", cpuset_cpus), ("cpuset_mems", cpuset_mems)):
+        if value is not None:
+            changes[key] = value
+    if pids_limit is not None:
+        changes["pids_limit"] = max(pids_limit, 0)
+    if restart is not None:
+        changes["restart"], changes["restart_max"] = options.parse_restart(restart)
+    if not changes:
+        raise MinictrError("you must provide one or more flags when using this command")
+    _each(ctx, containers, lambda rec: ctx.engine.update(rec, **changes))
