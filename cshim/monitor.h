@@ -96,6 +96,7 @@ void set_nonblock(int fd);
 
 /* monitor_log.c */
 int log_open(void);
+void log_reopen(void);            /* SIGUSR1: ReopenContainerLog */
 void log_data(int stream, const char *p, size_t n);
 void log_flush(void);             /* partial lines at the end */
 

@@ -174,6 +174,26 @@ static void flush_batch(void)
         batch.len = 0;
 }
 
+/* SIGUSR1 (CRI's ReopenContainerLog): the kubelet has renamed the file to
+ * rotate it; what is pending goes to the old file, what follows to a new
+ * one at the path. If the new one cannot be opened, the old one stays. */
+void log_reopen(void)
+{
+    if (!S.log_path || log_fd < 0)
+        return;
+    if (batch.len)
+        flush_batch();
+    int fd = open(S.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        warnx_("reopen %s: %s", S.log_path, strerror(errno));
+        return;
+    }
+    close(log_fd);
+    log_fd = fd;
+    struct stat st;
+    log_size = fstat(log_fd, &st) == 0 ? st.st_size : 0;
+}
+
 /* The time of the read that completed the message: lines that arrived
  * together share it (one clock read and format per read, not per line). */
 static char stamp[40];

@@ -359,8 +359,13 @@ static void reap_all(void)
 static void read_sigfd(void)
 {
     struct signalfd_siginfo si[8];
-    while (read(sigfd, si, sizeof(si)) > 0)
-        ;
+    ssize_t n;
+    int reopen = 0;
+    while ((n = read(sigfd, si, sizeof(si))) > 0)
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof(si[0]); i++)
+            reopen |= si[i].ssi_signo == SIGUSR1;
+    if (reopen)
+        log_reopen();
     reap_all();
 }
 
@@ -418,6 +423,7 @@ int loop_run(void)
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGUSR1);
     sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sigfd < 0) {
         warnx_("signalfd: %s", strerror(errno));

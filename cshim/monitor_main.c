@@ -283,10 +283,11 @@ static void setup_process(void)
     signal(SIGHUP, SIG_IGN);
     signal(SIGTTOU, SIG_IGN);
     signal(SIGTTIN, SIG_IGN);
-    /* SIGCHLD arrives on a signalfd in the loop */
+    /* SIGCHLD (and SIGUSR1: reopen the log) arrive on a signalfd in the loop */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGUSR1);
     sigprocmask(SIG_BLOCK, &set, NULL);
     /* our own session: the CLI's terminal closing must not reach us */
     if (getsid(0) != getpid())

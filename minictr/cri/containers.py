@@ -22,7 +22,7 @@ _PROPAGATION = {"PROPAGATION_PRIVATE": pb.PROPAGATION_PRIVATE,
 
 
 class PodContainers(RpcGroup):
-    NOT_YET = ("StreamContainers", "ReopenContainerLog")
+    NOT_YET = ("StreamContainers",)
     WHY = "it is not implemented yet"
 
     def _container(self, container_id: str):
@@ -71,6 +71,13 @@ class PodContainers(RpcGroup):
         except InvalidOption as e:
             raise invalid(str(e)) from None
         return pb.UpdateContainerResourcesResponse()
+
+    def ReopenContainerLog(self, request, context):
+        c = self._container(request.container_id)
+        if c.state != "CONTAINER_RUNNING":
+            raise CriError(grpc.StatusCode.FAILED_PRECONDITION, f"container {c.id} is not running")
+        self.pods.containers.reopen_log(c.id)
+        return pb.ReopenContainerLogResponse()
 
     def RemoveContainer(self, request, context):
         self.pods.containers.remove(request.container_id)

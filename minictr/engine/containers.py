@@ -172,6 +172,21 @@ class Engine:
         from minictr.engine import update as _update   # `update` only
         return _update.update(self.store, self.driver(rec), rec, changes)
 
+    def reopen_log(self, rec: ContainerRecord) -> None:
+        """The shim opens the log file again at its path (CRI's ReopenContainerLog,
+        after the kubelet renamed it to rotate it): SIGUSR1 to the container's shim."""
+        import os
+        import signal
+
+        from minictr import explain
+        from minictr.engine.errors import NotRunning
+        from minictr.engine.remove import is_our_shim
+        rec = self.refresh(rec)
+        if rec.status not in ("running", "paused") or not rec.shim_pid or not is_our_shim(rec.shim_pid, rec.id):
+            raise NotRunning(rec.id)
+        explain.step("kill(shim, SIGUSR1)", f"minictr-shim (pid {rec.shim_pid}) reopens {rec.spec.log_path or 'its log'}")
+        os.kill(rec.shim_pid, signal.SIGUSR1)
+
     def wait(self, rec: ContainerRecord, poll: float = 0.01) -> int:
         return _stop.wait(self.store, self.driver(rec), rec, poll)
 

@@ -32,7 +32,7 @@ def remove(store, leases, volumes, nets, driver, rec: ContainerRecord, force: bo
         # that `rm` finishes, never files that belong to no record
         store.records.update(rec.id, status=status.REMOVING, stopped_by_user=1)
         teardown(store, driver, nets, rec)
-        if rec.shim_pid and _is_our_shim(rec.shim_pid, rec.id):
+        if rec.shim_pid and is_our_shim(rec.shim_pid, rec.id):
             try:
                 os.kill(rec.shim_pid, 9)
             except ProcessLookupError:
@@ -92,7 +92,7 @@ def sweep_orphans(store, leases, runtime_store) -> list[str]:
     return orphans
 
 
-def _is_our_shim(pid: int, container_id: str) -> bool:
+def is_our_shim(pid: int, container_id: str) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read()

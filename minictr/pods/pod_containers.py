@@ -167,6 +167,13 @@ class PodContainers:
             spec["oom_score_adj"] = res.oom_score_adj
         return spec
 
+    def reopen_log(self, container_id: str) -> None:
+        """ReopenContainerLog: the kubelet renamed the log to rotate it."""
+        c = self.get(container_id)
+        if c.state != RUNNING:
+            raise PodError(f"container {c.id!r} is not running")
+        self.engine.reopen_log(c.record)
+
     def update_resources(self, container_id: str, res) -> None:
         """UpdateContainerResources: the request's resources replace the
         container's (kubelet sends them whole), on its cgroups at once."""
