@@ -284,7 +284,7 @@ def parse_sysctls(items: list[str]) -> dict[str, str]:
 
 def parse_device(text: str):
     """--device host[:container][:permissions] (docker's parseDevice)."""
-    from minictr.engine.spec import DeviceMapping
+    from minictr.engine.spec import DeviceMapping   # --device only (spec imports this module's errors)
     parts = text.split(":")
     perms = "rwm"
     if len(parts) >= 2 and parts[-1] and all(c in "rwm" for c in parts[-1]):

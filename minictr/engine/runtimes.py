@@ -180,7 +180,7 @@ class External:
         self._run("resume", container_id)
 
     def update(self, container_id: str, resources: dict) -> None:
-        import json
+        import json   # --runtime only
         import subprocess  # --runtime only
         res = subprocess.run([self.binary, "--root", self.root, "update", "--resources", "-", container_id],
                              input=json.dumps(resources), capture_output=True, text=True)
