@@ -14,6 +14,7 @@ sandbox and its CRI config), and its state is the engine's truth."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 from minictr.engine import status as engine_status
@@ -23,6 +24,9 @@ from minictr.engine.spec import ContainerSpec, Mount
 from minictr.pods import sandbox as sandbox_mod
 from minictr.pods.config import ContainerConfig, InvalidConfig
 from minictr.pods.errors import PodError
+from minictr.runtime import cgroups
+
+log = logging.getLogger("minictr.pods")
 
 CREATED, RUNNING, EXITED, UNKNOWN = "CONTAINER_CREATED", "CONTAINER_RUNNING", "CONTAINER_EXITED", "CONTAINER_UNKNOWN"
 _PROPAGATION = {"PROPAGATION_PRIVATE": "rprivate", "PROPAGATION_HOST_TO_CONTAINER": "rslave",
@@ -165,6 +169,11 @@ class PodContainers:
                 spec[key] = list(getattr(cfg, key))
         if res.oom_score_adj:
             spec["oom_score_adj"] = res.oom_score_adj
+        if spec.get("hugepage_limits") and not cgroups.can_limit("hugetlb"):
+            # kubelet sends a limit for every page size; as runc, a host
+            # without the controller leaves them out (said once per container)
+            log.warning("%s: hugepage limits left out: this host has no hugetlb cgroup controller", cfg.name)
+            del spec["hugepage_limits"]
         return spec
 
     def reopen_log(self, container_id: str) -> None:

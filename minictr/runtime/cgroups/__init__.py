@@ -39,6 +39,20 @@ def open_manager(cgroups_path: str | None, container_id: str):
     return V1Manager(paths, mountpoints)
 
 
+def can_limit(controller: str) -> bool:
+    """Whether a container's limits for this controller can be applied here:
+    a v1 hierarchy of it on legacy and hybrid hosts (whose cgroup2 mount
+    holds no limits), or the controller in a unified host's root."""
+    hierarchies = mounted_hierarchies()
+    if unified_mode(hierarchies):
+        try:
+            with open("/sys/fs/cgroup/cgroup.controllers") as f:
+                return controller in f.read().split()
+        except OSError:
+            return False
+    return any(h.version == 1 and controller in h.controllers for h in hierarchies)
+
+
 def from_state(state: dict):
     if state.get("driver") == "v2":
         return V2Manager(state["path"], state.get("made"))
