@@ -30,7 +30,12 @@ DEFAULT_CGROUP_PARENT = "/minictr"
 
 def cgroups_path(container_id: str, parent: str = "") -> str:
     """As docker's cgroupfs driver puts its containers under /docker, or
-    under --cgroup-parent (the kubelet's pod cgroup, for CRI)."""
+    under --cgroup-parent (the kubelet's pod cgroup, for CRI). A systemd
+    slice name (kubepods-burstable-pod1.slice, the kubelet's systemd
+    driver) becomes runc's slice:prefix:name form, which the runtime
+    expands to /kubepods.slice/kubepods-burstable.slice/.../minictr-ID.scope."""
+    if parent.endswith(".slice") and "/" not in parent:
+        return f"{parent}:minictr:{container_id}"
     parent = "/" + (parent or DEFAULT_CGROUP_PARENT).strip("/")
     return f"{parent.rstrip('/')}/{container_id}"
 

@@ -49,3 +49,30 @@ def test_crictl_update_changes_the_limits(cri, tmp_path):
     cri.crictl("rm", ctr_id)
     cri.crictl("stopp", pod_id)
     cri.crictl("rmp", pod_id)
+
+
+@pytest.mark.parametrize("parent, expected", [
+    ("/minictr-test-pods/pod1", "/minictr-test-pods/pod1/{id}"),
+    ("minictrtest-pod1.slice", "/minictrtest.slice/minictrtest-pod1.slice/minictr-{id}.scope")])
+def test_the_pods_cgroup_parent_holds_its_containers(cri, tmp_path, parent, expected):
+    import glob
+    import os
+    cri.crictl("pull", "busybox")
+    pod = pod_json(tmp_path, "cgpod", linux={"cgroup_parent": parent,
+                                              "security_context": {"namespace_options": {"pid": 1}}})
+    pod_id = cri.crictl("runp", str(pod)).stdout.strip()
+    ctr_id = cri.crictl("create", pod_id, str(container_json(tmp_path, "c", ["sleep", "300"])),
+                        str(pod)).stdout.strip()
+    cri.crictl("start", ctr_id)
+    pid = json.loads(cri.crictl("inspect", ctr_id).stdout)["info"]["pid"]
+    line = next(l for l in open(f"/proc/{pid}/cgroup").read().splitlines() if ":pids:" in l or l.startswith("0::"))
+    assert line.split(":", 2)[2] == expected.format(id=ctr_id)
+    cri.crictl("rm", "-f", ctr_id)
+    cri.crictl("stopp", pod_id)
+    cri.crictl("rmp", pod_id)
+    top = parent.strip("/").split("/")[0] if "/" in parent else "minictrtest.slice"
+    left = glob.glob(f"/sys/fs/cgroup/*/{top}") + glob.glob(f"/sys/fs/cgroup/{top}")
+    for d in sorted(left, key=len, reverse=True):   # made by the runtime for this test: it removes them itself
+        for sub, _, _ in sorted(os.walk(d), key=lambda w: -len(w[0])):
+            os.rmdir(sub)
+    assert not left
