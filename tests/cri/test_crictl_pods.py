@@ -96,5 +96,35 @@ def test_crictl_errors_carry_the_cri_codes(cri, tmp_path):
         cri.runtime.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id="f" * 64, config=pb.ContainerConfig(
             metadata=pb.ContainerMetadata(name="x"), image=pb.ImageSpec(image="busybox"))), timeout=30)
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    cri.crictl("pull", "busybox")
+    good = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="once"), image=pb.ImageSpec(image="busybox"),
+                              command=["sleep", "60"])
+    with pytest.raises(grpc.RpcError) as e:   # a mount whose source is missing
+        bad = pb.ContainerConfig()
+        bad.CopyFrom(good)
+        bad.mounts.append(pb.Mount(host_path=str(tmp_path / "no-such-dir"), container_path="/data"))
+        cri.runtime.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=pod_id, config=bad), timeout=30)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "no-such-dir" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:   # a relative container path
+        bad = pb.ContainerConfig()
+        bad.CopyFrom(good)
+        bad.mounts.append(pb.Mount(host_path=str(tmp_path), container_path="data"))
+        cri.runtime.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=pod_id, config=bad), timeout=30)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "container_path" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:   # no name
+        cri.runtime.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=pod_id, config=pb.ContainerConfig(
+            image=pb.ImageSpec(image="busybox"))), timeout=30)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "metadata.name" in e.value.details()
+    assert cri.crictl("ps", "-aq").stdout.strip() == ""          # none of them left a container
+    first = cri.runtime.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=pod_id, config=good),
+                                        timeout=30).container_id
+    with pytest.raises(grpc.RpcError) as e:   # the same name and attempt again
+        cri.runtime.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=pod_id, config=good), timeout=30)
+    assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS and first in e.value.details()
+    assert cri.crictl("ps", "-aq").stdout.split() == [first]
+    res = cri.crictl("create", pod_id, str(tmp_path / "missing.json"), str(pod_json(tmp_path, "dup")), check=False)
+    assert res.returncode != 0
     cri.crictl("rmp", "-f", pod_id)
+    assert cri.crictl("ps", "-aq").stdout.strip() == "" and cri.crictl("pods", "-q").stdout.strip() == ""
     cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod_id), timeout=30)   # again: fine
+    assert not cri.network.allocations() and not cri.network.netns.names()
