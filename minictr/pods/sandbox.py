@@ -33,6 +33,7 @@ from minictr.pods import pause_image
 from minictr.pods.cni.network import Attachment, pod_args
 from minictr.pods.config import PodConfig
 from minictr.pods.errors import PodError
+from minictr.runtime.background import Background
 
 KIND = "io.minictr.pod.kind"            # sandbox | container
 CONFIG = "io.minictr.pod.config"        # the CRI config (JSON), as given
@@ -100,27 +101,39 @@ class PodSandboxes:
             raise SandboxNameTaken(name, holder)
         host_network = cfg.namespaces.network == "NODE"
         token = ids.new_id()
-        netns, result_ips = "", []
+        netns, results = "", []
         undo = []
+        adding = None
         try:
             if not host_network:
                 netns = self.netns.create(token)
                 undo.append(lambda: self.netns.remove(token))
                 att = self._attachment(token, netns, cfg)
                 undo.append(lambda: self.cni.delete(att))
-                result = self.cni.add(att)
-                # the pod IP first (IPv4 before IPv6), as containerd reports it
-                result_ips = [ip.ip for ip in sorted(result.sandbox_ips(), key=lambda i: i.address.version)]
-                explain.step("pod network", f"{name}: CNI gave {', '.join(result_ips) or 'no address'} in {netns}")
+                # the network is set up beside the pause container's start:
+                # the pause joins the netns by its path, not by its addresses
+                adding = Background(lambda: results.append(self.cni.add(att)))
             with self._lock:
                 image = pause_image.ensure(self.engine.images)
-            spec = ContainerSpec(**self._pause_spec(cfg, image, netns, token, result_ips, runtime_handler))
+            spec = ContainerSpec(**self._pause_spec(cfg, image, netns, token, [], runtime_handler))
             try:
-                rec = self.engine.create(spec, name=name)
-            except NameConflict as e:   # a run of the same pod at the same moment won
-                raise SandboxNameTaken(name, e.holder) from None
-            undo.append(lambda: self.engine.remove(self.engine.records.get(rec.id), force=True))
-            self.engine.start(rec)
+                try:
+                    rec = self.engine.create(spec, name=name)
+                except NameConflict as e:   # a run of the same pod at the same moment won
+                    raise SandboxNameTaken(name, e.holder) from None
+                undo.append(lambda: self.engine.remove(self.engine.records.get(rec.id), force=True))
+                self.engine.start(rec)
+            finally:
+                if adding is not None:
+                    _join_quietly(adding)
+            if adding is not None:
+                adding.join()   # the ADD's error, if it failed
+                # the pod IP first (IPv4 before IPv6), as containerd reports it
+                ips = [ip.ip for ip in sorted(results[0].sandbox_ips(), key=lambda i: i.address.version)]
+                explain.step("pod network", f"{name}: CNI gave {', '.join(ips) or 'no address'} in {netns}")
+                made = self.engine.records.get(rec.id).spec
+                made.labels[IPS] = json.dumps(ips)
+                self.engine.records.set_spec(rec.id, made)
             return rec.id
         except BaseException:
             for step in reversed(undo):
@@ -173,15 +186,24 @@ class PodSandboxes:
         for rec in containers:
             if rec.status in engine_status.ACTIVE:
                 self.engine.stop(rec, timeout=0)
-        if box.record.status in engine_status.ACTIVE:
-            self.engine.stop(box.record, timeout=0)
-        self._teardown(box)
+        # the network goes beside the pause container (the netns is a file
+        # of ours: it outlives the process that holds it)
+        teardown = Background(self._teardown, box)
+        try:
+            if box.record.status in engine_status.ACTIVE:
+                self.engine.stop(box.record, timeout=0)
+        finally:
+            _join_quietly(teardown)
+        teardown.join()
 
     def _teardown(self, box: Sandbox) -> None:
-        if box.netns and box.cni_id:
+        if not (box.netns and box.cni_id):
+            return
+        # stopped before: no netns and no ADD record left, nothing to DEL again
+        if self.netns.exists(box.cni_id) or self.cni.recorded(box.cni_id, "eth0"):
             self.cni.delete(Attachment(box.cni_id, box.netns, "eth0",
                                        pod_args(box.config.namespace, box.config.name, box.cni_id, box.config.uid)))
-            self.netns.remove(box.cni_id)
+        self.netns.remove(box.cni_id)
 
     def remove(self, sandbox_id: str, containers=()) -> None:
         """Stop (if need be), then remove the pod's containers and the pause
@@ -230,6 +252,14 @@ class PodSandboxes:
                 self.netns.remove(name)
                 gone.append(name)
         return sorted(set(gone))
+
+
+def _join_quietly(step: Background) -> None:
+    """Wait for a side step; its error is raised by a later join()."""
+    try:
+        step.join()
+    except BaseException:
+        pass
 
 
 def _seccomp(profile) -> str:

@@ -124,6 +124,10 @@ class CNI:
         self._delete(entry, att.netns or entry.netns)
         self.cache.remove(att.container_id, att.ifname)
 
+    def recorded(self, container_id: str, ifname: str) -> bool:
+        """Whether an ADD of this attachment is recorded (begun, not yet deleted)."""
+        return self.cache.read(container_id, ifname) is not None
+
     def check(self, att: Attachment) -> None:
         """Raise CNIError (the failing plugin's) if the attachment is not as the ADD left it."""
         entry = self.cache.read(att.container_id, att.ifname)
