@@ -36,7 +36,7 @@ class ServerConfig:
     listen: str = DEFAULT_SOCKET
     root: str | None = None
     streaming_addr: str = DEFAULT_STREAMING_ADDR
-    workers: int = 32          # concurrent RPCs; kubelet serializes pulls, lists come in parallel
+    workers: int = 16          # concurrent RPCs (a GetContainerEvents stream holds one while open)
     cni_conf_dir: str = "/etc/cni/net.d"
     cni_bin_dirs: tuple | None = None      # None: /opt/cni/bin and /usr/lib/cni
 

@@ -10,6 +10,7 @@ import time
 
 import grpc
 
+from minictr.cri import memory
 from minictr.cri.errors import CriError, invalid
 from minictr.cri.image_auth import PullAuth
 from minictr.cri.image_fs import image_fs_info
@@ -104,6 +105,7 @@ class ImageService(api_pb2_grpc.ImageServiceServicer):
         finally:
             client.close()
         log.info("PullImage %s: %s (%s, %.1f s)", ref, result.image_id, result.digest, time.monotonic() - started)
+        memory.trim()   # the pull's buffers, back to the kernel
         return pb.PullImageResponse(image_ref=result.image_id)
 
     def RemoveImage(self, request, context):

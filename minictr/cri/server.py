@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from minictr import __version__
+from minictr.cri import memory
 from minictr.cri.config import CriConfigError, RuntimeSettings, ServerConfig
 from minictr.cri.errors import Guard
 from minictr.cri.image_service import ImageService
@@ -75,6 +76,7 @@ def prepare_pods(pods) -> None:
 
 
 def serve(config: ServerConfig) -> int:
+    memory.few_arenas()
     configure_logging()
     server, engine = build(config)
     try:
